@@ -1,0 +1,61 @@
+# The course's commands. `make lab` and `make test` are the two a newcomer needs;
+# each creates .venv on first use and reinstalls when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Commands run by nbgrader itself (alembic, which creates a gradebook) come from .venv.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+# Extra arguments, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`
+# or `make test PYTEST_ARGS="-k fc_layers"`.
+LAB_ARGS    ?=
+PYTEST_ARGS ?=
+
+.PHONY: help install lab test lessons check-lessons datasets clean
+
+help:
+	@echo "make lab      install (first time) and open JupyterLab on lessons/"
+	@echo "make test     install (first time) and run the whole test suite"
+	@echo "make lessons  regenerate lessons/ from solutions/ with nbgrader"
+	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	bash tools/system-packages.sh
+	@# Learners work without nbgrader's exchange: hide the pieces that need one
+	@# (they would only show errors), keep Validate and the instructor's formgrader.
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader:assignment-list
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader:course-list
+	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.assignment_list
+	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.course_list
+	touch $@
+
+# JupyterLab refuses to run as root (containers, CI) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The server runs from the course root so that nbgrader's Validate button and the
+# formgrader find nbgrader_config.py; the browser opens on lessons/.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons $(ALLOW_ROOT) $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lessons: $(STAMP)
+	$(BIN)/python -m autograder build
+
+check-lessons: $(STAMP)
+	$(BIN)/python -m autograder build --check
+
+datasets: $(STAMP)
+	$(BIN)/python datasets/build.py
+
+clean:
+	rm -rf $(VENV) gradebook.db submitted autograded feedback grading tests/artifacts

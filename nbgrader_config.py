@@ -1,0 +1,43 @@
+"""nbgrader configuration for the course (read by every nbgrader command run here,
+by the Validate button and by the formgrader).
+
+Each setting below was established in a trial of nbgrader 0.9.6; see shared/DESIGN.md.
+"""
+import os
+
+c = get_config()  # noqa: F821 -- provided by traitlets when nbgrader loads this file
+
+# An absolute root: a relative one warns, and breaks when a command runs elsewhere.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "rnn-course"
+# solutions/ holds the instructor notebooks (nbgrader's "source");
+# lessons/ is what students get (nbgrader's "release"), generated from it.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+
+# Student copies raise; they never `pass` silently.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Any stderr output in a test cell scores 0. Warnings are not failures: drop them.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?i)warning"
+
+# Hidden tests must never reach students: their source is stripped from feedback
+# (ClearHiddenTests), and a failing hidden assert must not print the lines around
+# it, which IPython's default traceback does (Minimal mode prints the message only).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    "--InteractiveShell.xmode=Minimal",
+]
+
+# A student who deletes a test cell gets it back (and is graded on it).
+c.OverwriteCells.add_missing_cells = True
+
+# Per-cell limit while validating and autograding. Training cells shrink under
+# NBGRADER_EXECUTION, so no cell needs more than a few seconds.
+c.Execute.timeout = 120

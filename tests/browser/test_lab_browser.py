@@ -1,0 +1,158 @@
+"""The course in a real browser: a learner fills a stub of lesson 01 in JupyterLab,
+sees its check go from a failure to OK and presses nbgrader's Validate; an instructor
+finds the lesson in the formgrader.
+
+Screenshots of each step land in tests/artifacts/browser/ (git-ignored).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from .conftest import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+
+LESSON = "lessons/01_fc_layers/fc_layers.ipynb"
+STUB_SIGNATURE = "def affine_forward(x, W, b):"
+STUB_BODY = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+ANSWER = "    out = x @ W + b\n    cache = (x, W)\n    return out, cache"
+CHECK = "check.affine_forward(affine_forward)"
+
+# Bounds on waits for the kernel: a run of the lesson's first cells imports torch;
+# Validate executes the whole notebook, small training runs included.
+RUN_TIMEOUT_MS = 90_000
+VALIDATE_TIMEOUT_MS = 240_000
+
+
+def test_learner_fills_a_stub_and_sees_check_and_validate(lab, page: Page, artifacts: Path):
+    lesson_before = _sha256(REPO_ROOT / LESSON)
+    stub_source = _cell_source(lab.root / LESSON, STUB_SIGNATURE)
+    assert STUB_BODY in stub_source, "the stub no longer ends in nbgrader's code stub"
+
+    page.goto(lab.url(f"lab/tree/{LESSON}"))
+    _wait_for_kernel_ready(page)
+    page.screenshot(path=artifacts / "01-lesson-open.png")
+
+    # Unfilled, the check fails with a message that says what to do.
+    _run_all(page)
+    check_output = _code_cell(page, exactly=CHECK).locator(".jp-OutputArea")
+    expect(check_output).to_contain_text("affine_forward still raises NotImplementedError", timeout=RUN_TIMEOUT_MS)
+    _wait_for_run_to_finish(page)
+    _show(check_output, artifacts / "02-check-fails.png")
+
+    # Filled through the editor, the check prints its OK line.
+    answer = stub_source.replace(STUB_BODY, ANSWER)
+    stub = _code_cell(page, containing=STUB_SIGNATURE)
+    _replace_source(page, stub, answer)
+    _show(stub, artifacts / "03-stub-filled.png")
+    _run_all(page)
+    expect(check_output).not_to_contain_text("NotImplementedError", timeout=RUN_TIMEOUT_MS)
+    expect(check_output).to_contain_text(re.compile(r"affine_forward\s+out\s.*\bOK\b"), timeout=RUN_TIMEOUT_MS)
+    _wait_for_run_to_finish(page)
+    _show(check_output, artifacts / "04-check-passes.png")
+
+    # Validate saves the notebook and runs it from scratch: the filled stub's check is
+    # no longer among the failures; the checks of the stubs left unfilled still are.
+    page.locator(".jp-NotebookPanel-toolbar").get_by_text("Validate", exact=True).click()
+    dialog = page.locator(".jp-Dialog").filter(has_text="Validation Results")
+    expect(dialog).to_be_visible(timeout=VALIDATE_TIMEOUT_MS)
+    page.screenshot(path=artifacts / "05-validate-result.png")
+    message = dialog.locator("#validation-message")
+    expect(message).to_contain_text("The following cell failed:")
+    failed_cells = _failed_cell_sources(message)
+    assert CHECK not in failed_cells
+    assert any(source.startswith("check.") for source in failed_cells), failed_cells
+    dialog.get_by_role("button", name="Ok").click()
+
+    assert _cell_source(lab.root / LESSON, STUB_SIGNATURE) == answer, "the saved notebook lacks the answer"
+    assert _sha256(REPO_ROOT / LESSON) == lesson_before, "the repository's lesson was modified"
+
+
+def test_instructor_finds_lesson_in_formgrader(lab, page: Page, artifacts: Path):
+    page.goto(lab.url("formgrader"))
+    expect(page.get_by_role("heading", name="Manage Assignments")).to_be_visible()
+    # The list is filled in by a request that creates the gradebook on first use.
+    lesson = page.locator("#main-table .name").filter(has_text=re.compile(r"^\s*01_fc_layers\s*$"))
+    listed = expect(lesson, "the formgrader does not list 01_fc_layers: see tests/artifacts/browser/lab-server.log")
+    listed.to_have_count(1, timeout=30_000)
+    page.screenshot(path=artifacts / "06-formgrader.png")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _cell_source(notebook: Path, signature: str) -> str:
+    """The source of the one code cell of a notebook on disk that contains signature."""
+    cells = json.loads(notebook.read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    matches = [source for source in sources if signature in source]
+    assert len(matches) == 1, f"expected one cell with {signature!r} in {notebook}, found {len(matches)}"
+    return matches[0]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _code_cell(page: Page, *, exactly: str | None = None, containing: str | None = None) -> Locator:
+    """The notebook's code cell whose source is (or contains) the given text.
+
+    CodeMirror draws each line as a block of its own: the editor's text is the lines
+    joined without newlines, so a one-line source matches exactly."""
+    text = re.compile(rf"^{re.escape(exactly)}$") if exactly else containing
+    editor = page.locator(".jp-InputArea-editor", has_text=text)
+    return page.locator(".jp-Notebook .jp-CodeCell").filter(has=editor)
+
+
+def _replace_source(page: Page, cell: Locator, source: str) -> None:
+    """Types source over the cell's text, as a learner would with select-all and paste.
+
+    insert_text sends the text as one input, so the editor's auto-indent and
+    bracket-closing leave it as it is."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(source)
+    page.keyboard.press("Escape")  # back to command mode, as after editing
+    expect(cell.locator(".cm-content")).to_contain_text("cache = (x, W)")
+
+
+def _run_all(page: Page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def _wait_for_kernel_ready(page: Page) -> None:
+    """Waits for the status bar's "<kernel> | Idle" (it reads "No Kernel | ..." before
+    the kernel is up; the toolbar's execution indicator says idle even then)."""
+    status_bar = page.locator("#jp-main-statusbar")
+    expect(status_bar).to_contain_text(re.compile(r"\|\s*Idle\b"), timeout=RUN_TIMEOUT_MS)
+
+
+def _wait_for_run_to_finish(page: Page) -> None:
+    """Waits until no cell is queued or running (prompt "[*]:"), then for an idle kernel.
+
+    The kernel alone would not do: it goes idle for a moment between queued cells."""
+    running = page.locator(".jp-Notebook .jp-InputPrompt", has_text="*")
+    expect(running).to_have_count(0, timeout=RUN_TIMEOUT_MS)
+    _wait_for_kernel_ready(page)
+
+
+def _show(element: Locator, path: Path) -> None:
+    """Screenshot of the whole window with element scrolled into view."""
+    element.scroll_into_view_if_needed()
+    element.page.screenshot(path=path)
+
+
+def _failed_cell_sources(message: Locator) -> list[str]:
+    """The sources of the cells Validate lists as failed.
+
+    The dialog lists each failed cell as a paragraph, its source and its error, the
+    last two each in a .jp-RenderedText block: sources are every other block."""
+    blocks = message.locator(":scope > .jp-RenderedText pre").all_inner_texts()
+    return [source.strip() for source in blocks[0::2]]

@@ -1,0 +1,118 @@
+"""The check machinery itself: error measure, printed lines, failure messages, the
+centred-difference oracle and the way learners' functions are called."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.checks import CheckFailed, Report, call_student, centred_difference, rel_error
+from autograder.checks.core import approximate_floor, describe_mismatch
+
+
+def test_rel_error_is_the_conventions_formula():
+    a, b = np.array([1.0, 0.0, 2.0]), np.array([1.1, 0.0, 2.0])
+    assert rel_error(a, b) == pytest.approx(0.1 / 2.1)
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0  # the 1e-8 floor: no 0/0
+    assert rel_error(np.zeros((2, 3)), np.zeros((3, 2))) == float("inf")
+
+
+def test_passing_line_is_aligned_and_says_ok(capsys):
+    report = Report("affine_forward")
+    report.compare("out", np.ones(3), np.ones(3), oracle="torch cpu")
+    report.finish()
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("affine_forward") and line.endswith("OK")
+    assert "max rel error 0.0e+00  (< 1e-07)" in line
+
+
+def test_failure_names_index_and_hint_but_never_the_expected_values(capsys):
+    expected = np.array([[123.456789, 2.0], [3.0, 4.0]])
+    wrong = expected.copy()
+    wrong[1, 0] = 9.0
+    report = Report("f")
+    report.compare("dW", wrong, expected, oracle="torch cpu", hint="look at dW")
+    with pytest.raises(CheckFailed) as failure:
+        report.finish()
+    shown = capsys.readouterr().out + str(failure.value)
+    assert "FAIL" in shown and "index [1, 0]" in shown and "look at dW" in shown
+    assert "123.45" not in shown and "3.0" not in shown
+
+
+def test_a_known_mistake_gets_its_own_hint():
+    report = Report("f")
+    line = report.compare("out", np.zeros(2), np.ones(2), oracle="o", hint="generic", suspects={"specific": np.zeros(2)})
+    assert line.hint == "specific"
+
+
+@pytest.mark.parametrize(
+    "actual, problem",
+    [
+        (None, "got None"),
+        (np.ones((2, 3)), "shape (2, 3), expected (3, 2)"),
+        (np.full((3, 2), np.nan), "nan at index [0, 0]"),
+        (torch.ones(3, 2), "torch tensor"),
+        ("text", "got str"),
+    ],
+)
+def test_mismatch_descriptions(actual, problem):
+    assert problem in describe_mismatch(actual, np.ones((3, 2)), 1e-7)[0]
+
+
+def test_hidden_style_report_prints_the_worst_case_once(capsys):
+    report = Report("f", cases=3)
+    for error in (1e-12, 1e-9, 1e-10):
+        report.compare("out", np.ones(2) + error, np.ones(2), oracle="reference")
+    assert capsys.readouterr().out == ""  # nothing until finish()
+    report.finish()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "5.0e-10" in lines[0] and "worst of 3 cases" in lines[0]
+
+
+def test_centred_difference_is_accurate_and_vectorised():
+    rng = np.random.default_rng(0)
+    x, W, dout = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
+    exact = dout @ W.T
+    one_at_a_time = centred_difference(lambda v: v @ W, x, dout)
+    calls = []
+    batched = centred_difference(lambda v: calls.append(1) or v @ W, x, dout, batch_axes=1)
+    floor = approximate_floor(exact)  # an entry near 0 has a meaningless relative error
+    assert rel_error(one_at_a_time, exact, floor) < 1e-8 and rel_error(batched, exact, floor) < 1e-8
+    assert len(calls) == 2 * 3  # one pair of calls per column, not per entry
+    elementwise_calls = []
+    centred_difference(lambda v: elementwise_calls.append(1) or np.tanh(v), x, np.ones_like(x), batch_axes=2)
+    assert len(elementwise_calls) == 2
+
+
+def test_centred_difference_restores_x_even_when_f_raises():
+    x = np.linspace(0, 1, 6).reshape(2, 3)
+    before = x.copy()
+
+    def explode(v):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        centred_difference(explode, x, np.ones(1))
+    assert np.array_equal(x, before)
+
+
+def test_call_student_explains_stubs_and_wrong_returns():
+    def stub(x):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="stub still raises NotImplementedError"):
+        call_student(stub, np.ones(2))
+    with pytest.raises(CheckFailed, match=r"should return \(out, cache\); it returned ndarray"):
+        call_student(lambda x: x, np.ones(2), name="f", returns=("out", "cache"))
+
+
+def test_call_student_shields_inputs_and_silences_numpy_warnings(recwarn):
+    x = np.ones(3)
+
+    def clobber(v):
+        v[:] = 0
+        return np.exp(np.full(2, 1000.0))  # overflows: a RuntimeWarning, silenced
+
+    result = call_student(clobber, x)
+    assert np.array_equal(x, np.ones(3)) and np.isinf(result).all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
