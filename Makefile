@@ -7,20 +7,22 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # Commands run by nbgrader itself (alembic, which creates a gradebook) come from .venv.
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PATH := $(abspath $(BIN)):$(PATH)
 
 # Extra arguments, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`
 # or `make test PYTEST_ARGS="-k fc_layers"`.
 LAB_ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install lab test lessons check-lessons datasets clean
+.PHONY: help install lab test lessons check-lessons datasets bench clean
 
 help:
 	@echo "make lab      install (first time) and open JupyterLab on lessons/"
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make lessons  regenerate lessons/ from solutions/ with nbgrader"
 	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
+	@echo "make bench    time grading 20 submissions (1 and 2 workers, sandbox on and off)"
+	@echo "make datasets rebuild datasets/ from their source packages"
 
 install: $(STAMP)
 
@@ -53,6 +55,9 @@ lessons: $(STAMP)
 
 check-lessons: $(STAMP)
 	$(BIN)/python -m autograder build --check
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/grading.py
 
 datasets: $(STAMP)
 	$(BIN)/python datasets/build.py

@@ -1,8 +1,16 @@
-"""The course's command line: ``python -m autograder COMMAND``."""
+"""The course's command line: ``python -m autograder COMMAND`` (or the ``autograder`` script).
+
+    build [--check]      regenerate lessons/ from solutions/ (--check: only compare)
+    check NOTEBOOK       a learner's self-check with the full (hidden) tests
+    grade SUBMITTED      grade a class in parallel: gradebook, feedback, grades.csv
+    release OUT          the student bundle: no solutions, references or hidden tests
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from . import build
 
@@ -22,12 +30,58 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .selfcheck import self_check
+
+    return self_check(Path(args.notebook), timeout=args.timeout)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .grading import grade_class, summary_table
+
+    outcomes = grade_class(Path(args.submitted), assignment=args.assignment, workers=args.workers,
+                           timeout=args.timeout, out=Path(args.out))
+    print()
+    print(summary_table(outcomes))
+    print(f"\ngrades: {Path(args.out).resolve() / 'grades.csv'}")
+    print(f"feedback: {Path(args.out).resolve() / 'feedback'}/<student>/<assignment>/")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .release import make_release
+
+    path = make_release(Path(args.out))
+    print(f"student bundle written to {path} and verified: no solutions, references or hidden tests")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    build_parser = commands.add_parser("build", help="regenerate lessons/ from solutions/ with nbgrader")
-    build_parser.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each file that differs")
-    build_parser.set_defaults(run=_build)
+
+    p = commands.add_parser("build", help="regenerate lessons/ from solutions/ with nbgrader")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each file that differs")
+    p.set_defaults(run=_build)
+
+    p = commands.add_parser("check", help="score your notebook with the full tests (never changes it)")
+    p.add_argument("notebook", help="your notebook, e.g. lessons/01_fc_layers/fc_layers.ipynb")
+    p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    p.set_defaults(run=_check)
+
+    p = commands.add_parser("grade", help="grade SUBMITTED/<student>/<assignment>/*.ipynb in parallel")
+    p.add_argument("submitted", help="folder of submissions, as nbgrader's submitted/")
+    p.add_argument("--assignment", help="grade only this assignment (default: all found)")
+    p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: the number of cores)")
+    p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    p.add_argument("--out", default="grading", help="output folder: gradebook, autograded, feedback, grades.csv (default grading/)")
+    p.set_defaults(run=_grade)
+
+    p = commands.add_parser("release", help="write the student bundle to OUT and verify it")
+    p.add_argument("out", help="folder to create")
+    p.set_defaults(run=_release)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -60,7 +60,7 @@ def test_mismatch_descriptions(actual, problem):
 
 
 def test_hidden_style_report_prints_the_worst_case_once(capsys):
-    report = Report("f", cases=3)
+    report = Report("f", aggregate=True)
     for error in (1e-12, 1e-9, 1e-10):
         report.compare("out", np.ones(2) + error, np.ones(2), oracle="reference")
     assert capsys.readouterr().out == ""  # nothing until finish()

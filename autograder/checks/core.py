@@ -97,12 +97,14 @@ class Report:
     ``finish()`` raises CheckFailed, listing every wrong quantity with its hint.
     """
 
-    def __init__(self, function: str, *, cases: int = 1):
-        """``cases > 1`` (hidden checks): the same quantities are compared on several
-        random cases; lines are held back and ``finish()`` prints the worst case of each
-        quantity, so the output stays one line per compared quantity."""
+    def __init__(self, function: str, *, aggregate: bool = False, quiet: bool = False):
+        """``aggregate`` (hidden checks): the same quantities are compared on several random
+        cases; lines are held back and ``finish()`` prints the worst case of each quantity,
+        so the output stays one line per compared quantity.
+        ``quiet``: print nothing and never raise (a hidden check recording for the grader)."""
         self.function = function
-        self.cases = cases
+        self.aggregate = aggregate
+        self.quiet = quiet
         self.lines: list[Line] = []
 
     def compare(
@@ -139,7 +141,7 @@ class Report:
 
     def _add(self, line: Line) -> Line:
         self.lines.append(line)
-        if self.cases == 1:
+        if not (self.aggregate or self.quiet):
             print(line.format(), flush=True)
         return line
 
@@ -157,12 +159,26 @@ class Report:
     def failures(self) -> list[Line]:
         return [line for line in self.lines if not line.ok]
 
+    def summary(self) -> list[str]:
+        """The printed lines: every line, or with ``aggregate`` the worst case of each quantity."""
+        if not self.aggregate:
+            return [line.format() for line in self.lines]
+        counts: dict[tuple[str, str], int] = {}
+        for line in self.lines:
+            counts[(line.quantity, line.oracle)] = counts.get((line.quantity, line.oracle), 0) + 1
+        return [
+            line.format() + f"  [worst of {counts[(line.quantity, line.oracle)]} cases]"
+            for line in self.worst_lines()
+        ]
+
     def finish(self) -> None:
-        if self.cases > 1:
-            for line in self.worst_lines():
-                print(line.format() + f"  [worst of {self.cases} cases]", flush=True)
-        failures = self.worst_lines() if self.cases > 1 else self.failures
-        failures = [line for line in failures if not line.ok]
+        __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+        if self.quiet:
+            return
+        if self.aggregate:
+            for text in self.summary():
+                print(text, flush=True)
+        failures = [line for line in (self.worst_lines() if self.aggregate else self.lines) if not line.ok]
         if failures:
             details = "; ".join(
                 f"{line.quantity}: {line.problem}" + (f" -> {line.hint}" if line.hint else "")
@@ -242,6 +258,7 @@ def call_student(
     - ``returns`` names the expected tuple, e.g. ("out", "cache"); a function that
       returns something else is told what to return.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     name = name or getattr(function, "__name__", "your function")
     copies = [np.copy(a) if copy_inputs and isinstance(a, np.ndarray) else a for a in args]
     try:

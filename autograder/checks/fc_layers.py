@@ -30,6 +30,7 @@ def _affine_torch(x, W, b):
 
 
 def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     out, _ = call_student(affine_forward, x, W, b, returns=("out", "cache"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), device=d)[0]) for d in devices()]
     if reference is not None:
@@ -47,6 +48,7 @@ def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=No
 
 def affine_forward(affine_forward):
     """Graded: affine_forward(x, W, b) against torch.nn.functional.linear."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_forward")
     x = linspace_array((3, 4), -0.5, 0.4)
     W = linspace_array((4, 5), -0.3, 0.6)
@@ -56,6 +58,7 @@ def affine_forward(affine_forward):
 
 
 def compare_affine_backward(report: Report, affine_forward, affine_backward, x, W, b, dout, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _, cache = call_student(affine_forward, x, W, b, returns=("out", "cache"))
     dx, dW, db = call_student(affine_backward, dout, cache, returns=("dx", "dW", "db"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
@@ -76,6 +79,7 @@ def compare_affine_backward(report: Report, affine_forward, affine_backward, x, 
 
 def affine_backward(affine_forward, affine_backward):
     """Graded: affine_backward(dout, cache), with the cache from the learner's forward, against torch autograd."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_backward")
     x = linspace_array((3, 4), -0.5, 0.4)
     W = linspace_array((4, 5), -0.3, 0.6)
@@ -98,6 +102,7 @@ def _sigmoid(x):
 
 
 def compare_activation_forward(report: Report, kind: str, forward, x, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     out, _ = call_student(forward, x, returns=("out", "cache"))
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
     oracles = [(f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), device=d)[0]) for d in devices()]
@@ -114,6 +119,7 @@ def compare_activation_forward(report: Report, kind: str, forward, x, reference=
 
 
 def compare_activation_backward(report: Report, kind: str, forward, backward, x, dout, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _, cache = call_student(forward, x, returns=("out", "cache"))
     dx = call_student(backward, dout, cache)
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
@@ -160,21 +166,25 @@ def _activation_backward(kind: str, forward, backward) -> None:
 
 def tanh_forward(tanh_forward):
     """Graded: tanh_forward(x) against torch.tanh, including saturated inputs."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_forward("tanh", tanh_forward)
 
 
 def tanh_backward(tanh_forward, tanh_backward):
     """Graded: tanh_backward(dout, cache) against torch autograd."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_backward("tanh", tanh_forward, tanh_backward)
 
 
 def sigmoid_forward(sigmoid_forward):
     """Graded: sigmoid_forward(x) against torch.sigmoid, including saturated inputs."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_forward("sigmoid", sigmoid_forward)
 
 
 def sigmoid_backward(sigmoid_forward, sigmoid_backward):
     """Graded: sigmoid_backward(dout, cache) against torch autograd."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_backward("sigmoid", sigmoid_forward, sigmoid_backward)
 
 
@@ -186,6 +196,7 @@ def _cross_entropy_torch(scores, y):
 
 
 def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores, y, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     loss, dscores = call_student(softmax_cross_entropy, scores, y, returns=("loss", "dscores"))
     oracles = []
     for d in devices():
@@ -209,6 +220,7 @@ def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores,
 
 def softmax_cross_entropy(softmax_cross_entropy):
     """Graded: loss and dscores against torch.nn.functional.cross_entropy, also for huge scores."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("softmax_cross_entropy")
     scores = linspace_array((4, 5), -2.0, 1.5)
     y = np.array([0, 3, 1, 4])
@@ -241,6 +253,7 @@ def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cu
     so it catches bookkeeping mistakes (wrong entry, dout ignored); its own truncation
     error varies with the inputs, hence the looser tolerance.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     cases = [
         ("x**3", _cube, dout_cube, 3 * x**2 * dout_cube, 1e-7),
         ("tanh(xA)", _tanh_of_product(A), dout_product, (dout_product * (1 - np.tanh(x @ A) ** 2)) @ A.T, 1e-5),
@@ -261,20 +274,16 @@ def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cu
 
 
 def forward_difference(f, x, dout, h=1e-5):
-    """What a forward difference gives (a known mistake), for recognising it."""
-    x = x.copy()
+    """What a one-sided difference gives (a known mistake), for recognising it."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     base = np.sum(f(x) * dout)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(*x.shape):
-        original = x[index]
-        x[index] = original + h
-        grad[index] = (np.sum(f(x) * dout) - base) / h
-        x[index] = original
-    return grad
+    steps = np.eye(x.size).reshape((x.size,) + x.shape) * h
+    return np.array([(np.sum(f(x + step) * dout) - base) / h for step in steps]).reshape(x.shape)
 
 
 def numerical_gradient(numerical_gradient):
     """Graded: numerical_gradient(f, x, dout) on functions with known gradients; x left unchanged."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("numerical_gradient")
     x = linspace_array((3, 4), -1.6, 1.7)
     A = linspace_array((4, 2), 0.7, -0.4)
@@ -299,6 +308,7 @@ def _rnn_cell_oracle(x, prev_h, W, b, device):
 
 
 def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     next_h = call_student(fc_feedback_step, x, prev_h, W, b)
     D = x.shape[1]
     oracles = [(f"RNNCell {d}", _rnn_cell_oracle(x, prev_h, W, b, d)) for d in devices()]
@@ -318,6 +328,7 @@ def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, 
 
 def fc_feedback_step(fc_feedback_step):
     """Graded: 100 inputs + 10 fed-back units through a 110 x 10 layer, against torch.nn.RNNCell."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("fc_feedback_step")
     x = linspace_array((2, 100), -1.0, 1.0)
     prev_h = linspace_array((2, 10), 0.5, -0.5)
@@ -331,6 +342,7 @@ def fc_feedback_step(fc_feedback_step):
 
 
 def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd, x, W, b, dout, reference=None) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     grads = call_student(affine_gradients_autograd, x, W, b, dout, returns=("dx", "dW", "db"))
     if reference is None:
         # Centred differences of the affine map (exact up to rounding for a linear map).
@@ -364,6 +376,7 @@ def _affine_grads(x, W, dout):
 
 def affine_gradients_autograd(affine_gradients_autograd):
     """Graded: the affine layer's gradients from torch autograd, against centred differences."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_gradients_autograd")
     x = linspace_array((3, 4), -0.5, 0.4)
     W = linspace_array((4, 5), -0.3, 0.6)

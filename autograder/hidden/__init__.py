@@ -1,4 +1,72 @@
-"""Hidden checks: the same comparisons as the visible checks, on random shapes and values
-drawn at grading time, with edge cases (a batch of one, a single feature) and the NumPy
-reference as a further oracle. Only the instructor's notebooks call these; nbgrader strips
-the calls from the student copies and from feedback."""
+"""Hidden checks: the visible checks' comparisons on random shapes and values, with edge
+cases (a batch of one, a single feature) and the NumPy reference as a further oracle.
+
+Only the instructor's notebooks call these (nbgrader strips the calls from the student
+copies and from feedback). Each is declared with ``@hidden_check``, which gives it three
+ways to run:
+
+- by itself (validating the solutions, a learner's self-check): it compares in the
+  notebook's kernel and raises on a failure, like a visible check;
+- while the course grades a notebook (``AUTOGRADER_PROBE_DIR`` is set): it only records
+  what the learner's functions return (see ``autograder.probe``), judging nothing there;
+- ``check.verify(folder)``, in the grader's own process: it replays that record through
+  the same comparisons, against the references, and returns the Report.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..checks.core import Report
+from ..probe import Recorder, Replayer, case_rng, probe_dir, read_seed
+
+#: body(report, functions, rng, with_reference): draws its cases from rng, calls the
+#: learner's functions through the visible checks' compare_* helpers, and adds the
+#: reference oracle when with_reference is true (it is false inside a learner's kernel,
+#: where the references may be absent).
+Body = Callable[[Report, tuple, np.random.Generator, bool], None]
+
+
+def hidden_check(*names: str) -> Callable[[Body], Callable]:
+    """Declare a hidden check whose graded cell passes the learner's functions ``names``,
+    in that order, e.g. ``@hidden_check("affine_forward", "affine_backward")``."""
+
+    def declare(body: Body) -> Callable:
+        name = body.__name__
+
+        @functools.wraps(body)
+        def check(*functions: Callable) -> None:
+            __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+            if len(functions) != len(names):
+                raise TypeError(f"hidden.{name} takes {', '.join(names)}")
+            folder = probe_dir()
+            if folder is None:
+                report = Report(name, aggregate=True)
+                body(report, functions, np.random.default_rng(), True)
+                report.finish()
+                return
+            recorder = Recorder()
+            wrapped = tuple(recorder.wrap(f, n) for f, n in zip(functions, names))
+            body(Report(name, quiet=True), wrapped, case_rng(read_seed(folder), name), False)
+            recorder.save(folder, name)
+            print(f"{name:<25} hidden checks: outputs recorded; the grader scores them outside this notebook")
+
+        def verify(folder: Path) -> Report:
+            """Replay the record in ``folder`` through the comparisons, with the references.
+
+            Raises (ReplayError, CheckFailed) when the record cannot be replayed; the
+            returned Report's ``failures`` say whether the outputs were right."""
+            replayer = Replayer(folder, name)
+            report = Report(name, aggregate=True)
+            body(report, replayer.functions(names), case_rng(read_seed(folder), name), True)
+            replayer.finish()
+            return report
+
+        check.verify = verify
+        check.function_names = names
+        return check
+
+    return declare

@@ -88,11 +88,10 @@ def artifacts() -> Path:
 def course_root(tmp_path_factory) -> Path:
     """A copy of the course root that the server, and the learner, may change at will."""
     root = tmp_path_factory.mktemp("course")
-    SRC = Path(os.environ.get("DEV_COURSE_SOURCE", REPO_ROOT))  # DEV ONLY, remove
-    shutil.copy2(SRC / "nbgrader_config.py", root)
+    shutil.copy2(REPO_ROOT / "nbgrader_config.py", root)
     skip_state = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
     for folder in ("lessons", "solutions"):
-        shutil.copytree(SRC / folder, root / folder, ignore=skip_state)
+        shutil.copytree(REPO_ROOT / folder, root / folder, ignore=skip_state)
     return root
 
 

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.browser
 LESSON = "lessons/01_fc_layers/fc_layers.ipynb"
 STUB_SIGNATURE = "def affine_forward(x, W, b):"
 STUB_BODY = "    # YOUR CODE HERE\n    raise NotImplementedError()"
-ANSWER = "    out = x @ W + b\n    cache = (x, W)\n    return out, cache"
+# What a learner types in place of the stub's two lines; the return only where the
+# cell does not already end in it (the lesson keeps it after the solution region).
+ANSWER = "    out = x @ W + b\n    cache = (x, W)"
+RETURN = "    return out, cache"
 CHECK = "check.affine_forward(affine_forward)"
 
 # Bounds on waits for the kernel: a run of the lesson's first cells imports torch;
@@ -33,7 +36,7 @@ VALIDATE_TIMEOUT_MS = 240_000
 def test_learner_fills_a_stub_and_sees_check_and_validate(lab, page: Page, artifacts: Path):
     lesson_before = _sha256(REPO_ROOT / LESSON)
     stub_source = _cell_source(lab.root / LESSON, STUB_SIGNATURE)
-    assert STUB_BODY in stub_source, "the stub no longer ends in nbgrader's code stub"
+    assert STUB_BODY in stub_source, "the stub no longer holds nbgrader's code stub"
 
     page.goto(lab.url(f"lab/tree/{LESSON}"))
     _wait_for_kernel_ready(page)
@@ -47,7 +50,7 @@ def test_learner_fills_a_stub_and_sees_check_and_validate(lab, page: Page, artif
     _show(check_output, artifacts / "02-check-fails.png")
 
     # Filled through the editor, the check prints its OK line.
-    answer = stub_source.replace(STUB_BODY, ANSWER)
+    answer = _filled(stub_source)
     stub = _code_cell(page, containing=STUB_SIGNATURE)
     _replace_source(page, stub, answer)
     _show(stub, artifacts / "03-stub-filled.png")
@@ -96,6 +99,13 @@ def _cell_source(notebook: Path, signature: str) -> str:
     return matches[0]
 
 
+def _filled(stub_source: str) -> str:
+    """The stub's source with a correct answer in place of nbgrader's code stub."""
+    before, after = stub_source.split(STUB_BODY)
+    answer = ANSWER if RETURN in after else f"{ANSWER}\n{RETURN}"
+    return before + answer + after
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -128,10 +138,12 @@ def _run_all(page: Page) -> None:
 
 
 def _wait_for_kernel_ready(page: Page) -> None:
-    """Waits for the status bar's "<kernel> | Idle" (it reads "No Kernel | ..." before
-    the kernel is up; the toolbar's execution indicator says idle even then)."""
-    status_bar = page.locator("#jp-main-statusbar")
-    expect(status_bar).to_contain_text(re.compile(r"\|\s*Idle\b"), timeout=RUN_TIMEOUT_MS)
+    """Waits for the status bar's "<kernel name> | Idle".
+
+    Before the kernel is up it reads "No Kernel | Initializing" (the toolbar's execution
+    indicator already says idle then)."""
+    kernel_status = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^(?!No Kernel).+ \| Idle$"))
+    expect(kernel_status).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
 
 def _wait_for_run_to_finish(page: Page) -> None:

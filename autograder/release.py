@@ -1,0 +1,99 @@
+"""The student bundle: what a graded class hands out, with nothing that gives answers away.
+
+It holds the generated lessons, the datasets, the student-facing helpers (the visible
+checks, the probe that records hidden checks, the loaders) and the set-up files. It leaves
+out solutions/, the NumPy references, the hidden checks, the grading code and the tests;
+``verify_release`` then proves that no solution code and no hidden test made it in.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from . import COURSE_ROOT
+
+#: Top-level entries copied into the bundle.
+INCLUDE = ["lessons", "datasets", "autograder", "README.md", "environment.yml", "pyproject.toml",
+           "Makefile", "nbgrader_config.py", "tools"]
+#: Inside autograder/: what answers or grades (instructor side only).
+EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "selfcheck.py", "release.py", "build.py", "sandbox.py"]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+
+#: Markers of nbgrader's solution and hidden-test regions, and imports of the instructor's modules.
+FORBIDDEN = re.compile(r"### BEGIN SOLUTION|### BEGIN HIDDEN TESTS|(from|import) autograder\.(hidden|reference)")
+#: Consecutive lines of a solution region that count as a copy of it.
+WINDOW = 3
+
+
+def make_release(out: Path) -> Path:
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in INCLUDE:
+        source = COURSE_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, out / name, ignore=IGNORE)
+        elif source.exists():
+            shutil.copy2(source, out / name)
+    for name in EXCLUDE_PACKAGE:
+        target = out / "autograder" / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    _student_entry_point(out)
+    verify_release(out)
+    return out
+
+
+def _student_entry_point(out: Path) -> None:
+    """The command line without the instructor's commands (their modules are gone)."""
+    (out / "autograder" / "__main__.py").write_text(
+        '"""The student bundle has no command line: open the lessons with `make lab`."""\n'
+        'raise SystemExit("this is the student bundle: the grading commands are the instructor\'s")\n'
+    )
+
+
+def _code_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def solution_windows(root: Path = COURSE_ROOT) -> set[tuple[str, ...]]:
+    """Every run of WINDOW consecutive code lines (or a whole shorter region of two or
+    more lines) inside the solutions' solution regions. Single lines are too generic to
+    count as a copy (``grad = np.zeros_like(x)`` is fair anywhere)."""
+    windows = set()
+    for path in sorted((root / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
+                lines = _code_lines(region)
+                size = min(WINDOW, len(lines))
+                if size >= 2:
+                    windows |= {tuple(lines[i:i + size]) for i in range(len(lines) - size + 1)}
+    return windows
+
+
+def verify_release(out: Path) -> None:
+    """Raise if the bundle holds solution code, a hidden test, a reference or grading code."""
+    problems = []
+    for name in EXCLUDE_PACKAGE:
+        if (out / "autograder" / name).exists():
+            problems.append(f"autograder/{name} is in the bundle")
+    for name in ("solutions", "tests"):
+        if (out / name).exists():
+            problems.append(f"{name}/ is in the bundle")
+    windows = solution_windows()
+    sizes = {len(w) for w in windows}
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in {".py", ".ipynb", ".md", ".toml", ".yml", ".sh"}):
+        text = path.read_text(errors="replace")
+        if FORBIDDEN.search(text):
+            problems.append(f"{path.relative_to(out)} contains {FORBIDDEN.search(text).group(0)!r}")
+        if path.suffix == ".ipynb":
+            text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        lines = _code_lines(text)
+        copied = [tuple(lines[i:i + n]) for n in sizes for i in range(len(lines) - n + 1) if tuple(lines[i:i + n]) in windows]
+        if copied:
+            problems.append(f"{path.relative_to(out)} contains solution code: {' / '.join(copied[0])!r}")
+    if problems:
+        raise SystemExit("the student bundle is not clean:\n" + "\n".join(f"  - {p}" for p in problems))
