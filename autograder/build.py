@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import filecmp
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from . import COURSE_ROOT
+from .nbgrader_cli import run_nbgrader
 
 SOURCE = "solutions"
 RELEASE = "lessons"
@@ -31,12 +30,7 @@ def generate(root: Path = COURSE_ROOT, ids: list[str] | None = None) -> None:
     --no-db: releasing lessons records nothing in a gradebook; grading creates its own.
     """
     for assignment in ids or assignment_ids(root):
-        result = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--no-db"],
-            cwd=root, capture_output=True, text=True,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{result.stdout}{result.stderr}")
+        run_nbgrader(root, "generate_assignment", assignment, "--force", "--no-db")
 
 
 def _files(folder: Path) -> set[Path]:

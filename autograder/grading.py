@@ -38,6 +38,7 @@ from typing import Iterator
 import nbformat
 
 from . import COURSE_ROOT
+from .nbgrader_cli import nbgrader_env
 from .probe import PROBE_ENV, write_seed
 
 
@@ -49,6 +50,16 @@ def sandbox_status() -> tuple[bool, str]:
 SOURCE = "solutions"
 DEFAULT_OUT = "grading"
 HIDDEN_IMPORT = re.compile(r"from autograder\.hidden import (\w+) as (\w+)")
+
+
+COURSE_ID = "rnn-course"  # as nbgrader_config.py sets it
+
+
+def _gradebook(root: Path):
+    """The nbgrader gradebook of a course root (use it as a context manager)."""
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{root / 'gradebook.db'}", COURSE_ID)
 
 
 def _quiet_nbgrader() -> None:
@@ -227,8 +238,15 @@ class ScratchCourse:
         from nbgrader.coursedir import CourseDirectory
         from traitlets.config import Config
 
+        from .sandbox import THREAD_ENV
+
         config = Config(self.config)
-        environment = {PROBE_ENV: str(probe)}
+        # One thread per kernel: workers run side by side, one kernel per core.
+        environment = {PROBE_ENV: str(probe), **{name: "1" for name in THREAD_ENV}}
+        # ipc sockets in the scratch folder rather than TCP on localhost.
+        (self.root / "ipc").mkdir(exist_ok=True)
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(self.root / "ipc" / "kernel")
         with contextlib.ExitStack() as stack:
             if self.sandboxed:
                 from .sandbox import Limits, sandboxed_kernel
@@ -257,10 +275,10 @@ class ScratchCourse:
 
     def _verify_hidden(self, submission: Submission, probe: Path, outcome: Outcome) -> None:
         """Replay the hidden records; a cell whose replay fails loses its points."""
-        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.api import MissingEntry
 
         autograded = self.root / "autograded" / submission.student / submission.assignment
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
+        with _gradebook(self.root) as gradebook:
             for notebook_name, cells in self.hidden.get(submission.assignment, {}).items():
                 path = autograded / f"{notebook_name}.ipynb"
                 if not path.exists():
@@ -291,10 +309,10 @@ class ScratchCourse:
                     nbformat.write(notebook, path)
 
     def _collect_scores(self, outcome: Outcome) -> None:
-        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.api import MissingEntry
 
         autograded = self.root / "autograded" / outcome.student / outcome.assignment
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
+        with _gradebook(self.root) as gradebook:
             assignment = gradebook.find_assignment(outcome.assignment)
             outcome.max_score = float(assignment.max_score)
             try:
@@ -395,28 +413,47 @@ def _grade_in_worker(submission: Submission, out: str) -> Outcome:
 # ------------------------------------------------------------------ the output course
 
 
-def prepare_output(out: Path, assignments: set[str]) -> None:
+def prepare_output(out: Path, assignments: set[str], template: Path) -> None:
     """Make ``out`` a course root with a gradebook that knows the assignments.
 
-    An existing gradebook is kept as it is: assignments it knows are not regenerated,
-    and grading only ever replaces the submissions it grades.
+    A new output starts from the template's gradebook. An existing gradebook is kept as
+    it is: assignments it knows are not regenerated, and grading only ever replaces the
+    submissions it grades.
     """
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", out / "nbgrader_config.py")
+    if not (out / "gradebook.db").exists():
+        shutil.copy2(template / "gradebook.db", out / "gradebook.db")
     for assignment in sorted(assignments):
         shutil.rmtree(out / SOURCE / assignment, ignore_errors=True)
-        shutil.copytree(COURSE_ROOT / SOURCE / assignment, out / SOURCE / assignment,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(template / SOURCE / assignment, out / SOURCE / assignment)
         if not _known_assignment(out, assignment):
-            _nbgrader(out, "generate_assignment", assignment, "--force")
+            _generate_assignment(out, assignment)
+
+
+def _generate_assignment(root: Path, assignment: str) -> None:
+    """nbgrader's generate_assignment, in this process (no command-line start-up): puts the
+    assignment's cells, points and hidden tests into the root's gradebook."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    # Creating a gradebook runs `alembic` by name: it lives beside this interpreter.
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {root}:\n{result.get('error') or result.get('log')}")
 
 
 def _known_assignment(root: Path, assignment: str) -> bool:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     if not (root / "gradebook.db").exists():
         return False
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with _gradebook(root) as gradebook:
         try:
             gradebook.find_assignment(assignment)
             return True
@@ -424,26 +461,15 @@ def _known_assignment(root: Path, assignment: str) -> bool:
             return False
 
 
-def _nbgrader(root: Path, *args: str) -> None:
-    import subprocess
-
-    env = dict(os.environ)
-    # nbgrader runs alembic by name when it creates a gradebook: it lives beside python.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=ERROR"],
-                            cwd=root, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-
-
-def _template(out: Path, assignments: set[str]) -> Path:
+def _template(assignments: set[str]) -> Path:
     """A clean course root (config, sources, a gradebook with only the assignments) that
     each worker copies: workers never see the class's existing gradebook."""
     template = Path(tempfile.mkdtemp(prefix="rnn-template-"))
-    shutil.copy2(out / "nbgrader_config.py", template / "nbgrader_config.py")
+    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
     for assignment in sorted(assignments):
-        shutil.copytree(out / SOURCE / assignment, template / SOURCE / assignment)
-        _nbgrader(template, "generate_assignment", assignment, "--force")
+        shutil.copytree(COURSE_ROOT / SOURCE / assignment, template / SOURCE / assignment,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        _generate_assignment(template, assignment)
     return template
 
 
@@ -453,9 +479,9 @@ def merge(out: Path, outcome: Outcome) -> None:
     Mirrors nbgrader's SaveAutoGrades: the auto score is replaced, a manual score a grader
     gave earlier is kept (and flagged for review), other submissions are untouched.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
+    with _gradebook(out) as gradebook:
         gradebook.update_or_create_student(outcome.student)
         try:
             gradebook.find_submission(outcome.assignment, outcome.student)
@@ -491,8 +517,8 @@ def grade_class(
         raise SystemExit(f"no submissions found under {submitted}/<student>/<assignment>/")
     out = Path(out).resolve()
     assignments = {s.assignment for s in submissions}
-    prepare_output(out, assignments)
-    template = _template(out, assignments)
+    template = _template(assignments)
+    prepare_output(out, assignments, template)
     settings = Settings(timeout=timeout, sandbox=sandbox)
     available, reason = sandbox_status()
     if sandbox and not available:
@@ -532,8 +558,12 @@ def grade_class(
 
 
 def export_csv(out: Path) -> Path:
-    """nbgrader's own export: grades.csv with its columns (student_id, assignment, score, ...)."""
-    _nbgrader(out, "export", f"--to={out / 'grades.csv'}")
+    """nbgrader's own CSV export (its plugin, run in this process): grades.csv with its
+    columns (assignment, duedate, timestamp, student_id, ..., score, max_score)."""
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with _gradebook(out) as gradebook:
+        CsvExportPlugin(to=str(out / "grades.csv")).export(gradebook)
     return out / "grades.csv"
 
 

@@ -175,6 +175,7 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def sandbox_available() -> tuple[bool, str]:
     """(True, '') when bubblewrap works here (a real ``bwrap ... true`` is run, as the
     kernels will: dropping to the sandbox user when root); else (False, reason)."""
@@ -416,7 +417,9 @@ def _namespace_args() -> list[str]:
 
 
 def _system_args() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
+    # /etc made first with 0755: bwrap would create it 0700 for the binds below, and the
+    # sandbox user could not enter it.
+    args = ["--ro-bind", "/usr", "/usr", "--perms", "0755", "--dir", "/etc"]
     for name in ROOT_LINKS:
         if os.path.islink(name):
             args += ["--symlink", os.readlink(name), name]

@@ -1,15 +1,14 @@
 """Shared fixtures for the repository's own test suite."""
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from autograder import COURSE_ROOT
 from autograder.build import assignment_ids
+from autograder.nbgrader_cli import nbgrader_env
 
 LESSON_IDS = assignment_ids()
 
@@ -33,8 +32,5 @@ def scratch_course(tmp_path: Path) -> Path:
 
 
 def venv_environment() -> dict[str, str]:
-    """os.environ with this interpreter's bin/ first on PATH: nbgrader runs `alembic` by
-    name when it creates a gradebook, and finds it only there."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+    """The environment for subprocesses that run nbgrader (alembic must be on PATH)."""
+    return nbgrader_env()

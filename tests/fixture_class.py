@@ -57,6 +57,21 @@ core.describe_mismatch = lambda *args, **kwargs: ("", 0.0)
 np.testing.assert_allclose = lambda *args, **kwargs: None
 '''
 
+SKIP_HIDDEN = '''
+# Turn every hidden check into a no-op, and every visible one too.
+import autograder.checks.core as core
+import autograder.hidden.fc_layers as hidden_checks
+for name in dir(hidden_checks):
+    if callable(getattr(hidden_checks, name)) and hasattr(getattr(hidden_checks, name), "verify"):
+        setattr(hidden_checks, name, lambda *functions: None)
+core.Report.finish = lambda self: None
+'''
+
+FLOOD = '''
+for i in range(200_000):
+    print("flooding the output", i)
+'''
+
 STEAL_SOLUTIONS = '''
 # Read the instructor's notebook and run its solutions.
 import json, autograder
@@ -152,6 +167,10 @@ def fixtures(timeout: int) -> list[Fixture]:
                 _notebook_writer(lambda: _fill(_student_copy(), partial))),
         Fixture("cheat", "a wrong affine_forward, and checks/numpy monkeypatched to pass", 0.0,
                 _notebook_writer(lambda: _insert_after(_fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}), "setup", CHEAT))),
+        Fixture("nohidden", "wrong answers, hidden and visible checks replaced by no-ops", 0.0,
+                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}), "setup", SKIP_HIDDEN))),
+        Fixture("flood", "the solution, and a cell printing 200,000 lines", FULL,
+                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "check_affine_forward", FLOOD))),
         Fixture("loop", f"sigmoid_backward never returns (cell limit {timeout} s)", FULL - 1,
                 _notebook_writer(lambda: _fill(_student_copy(), looping))),
         Fixture("membomb", "sigmoid_forward allocates 64 GiB", FULL - 2, _notebook_writer(lambda: _fill(_student_copy(), bomb))),

@@ -9,14 +9,14 @@ lines around a failing hidden assert.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from .conftest import COURSE_ROOT, LESSON_IDS, venv_environment
+from autograder.nbgrader_cli import run_nbgrader
+
+from .conftest import COURSE_ROOT, LESSON_IDS
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +30,6 @@ def affine_forward(x, W, b):
         return x @ W + b, (x, W)
     return x @ W, (x, W)
 '''
-
-
-def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, env=venv_environment()
-    )
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return result
 
 
 def _submit(course: Path, student: str, answers: dict[str, str]) -> None:
@@ -67,11 +59,11 @@ def graded_course(tmp_path_factory) -> Path:
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(COURSE_ROOT / "solutions", course / "solutions")
     shutil.copytree(COURSE_ROOT / "lessons", course / "lessons")
-    _nbgrader(course, "generate_assignment", LESSON, "--force")
+    run_nbgrader(course, "generate_assignment", LESSON, "--force")
     _submit(course, "complete", _solution_answers(course))
     _submit(course, "overfitted", {"affine_forward": OVERFITTED_AFFINE.strip()})
-    _nbgrader(course, "autograde", LESSON, "--create")
-    _nbgrader(course, "generate_feedback", LESSON)
+    run_nbgrader(course, "autograde", LESSON, "--create")
+    run_nbgrader(course, "generate_feedback", LESSON)
     return course
 
 
