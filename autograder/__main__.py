@@ -51,7 +51,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from .release import make_release
 
-    path = make_release(Path(args.out))
+    path = make_release(Path(args.out), upto=args.upto)
     print(f"student bundle written to {path} and verified: no solutions, references or hidden tests")
     return 0
 
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("release", help="write the student bundle to OUT and verify it")
     p.add_argument("out", help="folder to create")
+    p.add_argument("--upto", metavar="ID", help="only the lessons up to this one (e.g. 02_rnn_cell): a later "
+                   "lesson gives an earlier lesson's answers as working code")
     p.set_defaults(run=_release)
 
     args = parser.parse_args(argv)

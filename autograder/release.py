@@ -28,7 +28,8 @@ FORBIDDEN = re.compile(r"### BEGIN SOLUTION|### BEGIN HIDDEN TESTS|(from|import)
 WINDOW = 3
 
 
-def make_release(out: Path) -> Path:
+def make_release(out: Path, upto: str | None = None) -> Path:
+    """Write and verify the bundle; ``upto`` keeps only the lessons up to that one."""
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"{out} exists and is not empty")
@@ -42,6 +43,13 @@ def make_release(out: Path) -> Path:
     for name in EXCLUDE_PACKAGE:
         target = out / "autograder" / name
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    if upto is not None:
+        lessons = sorted(p.name for p in (out / "lessons").iterdir() if p.is_dir())
+        if upto not in lessons:
+            raise SystemExit(f"--upto {upto}: no such lesson (lessons: {', '.join(lessons)})")
+        for lesson in lessons:
+            if lesson > upto:
+                shutil.rmtree(out / "lessons" / lesson)
     _student_entry_point(out)
     verify_release(out)
     return out
@@ -59,19 +67,31 @@ def _code_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-def solution_windows(root: Path = COURSE_ROOT) -> set[tuple[str, ...]]:
-    """Every run of WINDOW consecutive code lines (or a whole shorter region of two or
-    more lines) inside the solutions' solution regions. Single lines are too generic to
-    count as a copy (``grad = np.zeros_like(x)`` is fair anywhere)."""
-    windows = set()
+def solution_windows(root: Path = COURSE_ROOT) -> dict[str, set[tuple[str, ...]]]:
+    """For each lesson, every run of WINDOW consecutive code lines (or a whole shorter
+    region of two or more lines) inside its solution regions. Single lines are too
+    generic to count as a copy (``grad = np.zeros_like(x)`` is fair anywhere)."""
+    windows: dict[str, set[tuple[str, ...]]] = {}
     for path in sorted((root / "solutions").glob("*/*.ipynb")):
+        lesson = windows.setdefault(path.parent.name, set())
         for cell in nbformat.read(path, as_version=4).cells:
             for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
                 lines = _code_lines(region)
                 size = min(WINDOW, len(lines))
                 if size >= 2:
-                    windows |= {tuple(lines[i:i + size]) for i in range(len(lines) - size + 1)}
+                    lesson |= {tuple(lines[i:i + size]) for i in range(len(lines) - size + 1)}
     return windows
+
+
+def _forbidden_windows(path: Path, out: Path, windows: dict[str, set]) -> set[tuple[str, ...]]:
+    """What must not appear in ``path``: any lesson's answers in shared files; in a lesson,
+    the answers of that lesson and of every later one. A later lesson may give an earlier
+    lesson's answers as working code (lesson 03 gives lesson 02's forward pass): release
+    lessons in step with the class (``--upto``)."""
+    parts = path.relative_to(out).parts
+    if len(parts) >= 2 and parts[0] == "lessons":
+        return set().union(*(w for lesson, w in windows.items() if lesson >= parts[1]))
+    return set().union(*windows.values())
 
 
 def verify_release(out: Path) -> None:
@@ -84,7 +104,6 @@ def verify_release(out: Path) -> None:
         if (out / name).exists():
             problems.append(f"{name}/ is in the bundle")
     windows = solution_windows()
-    sizes = {len(w) for w in windows}
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in {".py", ".ipynb", ".md", ".toml", ".yml", ".sh"}):
         text = path.read_text(errors="replace")
         if FORBIDDEN.search(text):
@@ -92,7 +111,9 @@ def verify_release(out: Path) -> None:
         if path.suffix == ".ipynb":
             text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
         lines = _code_lines(text)
-        copied = [tuple(lines[i:i + n]) for n in sizes for i in range(len(lines) - n + 1) if tuple(lines[i:i + n]) in windows]
+        forbidden = _forbidden_windows(path, out, windows)
+        sizes = {len(w) for w in forbidden}
+        copied = [tuple(lines[i:i + n]) for n in sizes for i in range(len(lines) - n + 1) if tuple(lines[i:i + n]) in forbidden]
         if copied:
             problems.append(f"{path.relative_to(out)} contains solution code: {' / '.join(copied[0])!r}")
     if problems:

@@ -81,6 +81,11 @@ def test_release_holds_no_solutions_references_or_hidden_tests(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_release_upto_keeps_the_earlier_lessons_only(tmp_path):
+    bundle = make_release(tmp_path / "bundle", upto=LESSON)
+    assert sorted(p.name for p in (bundle / "lessons").iterdir()) == [LESSON]
+
+
 def test_release_verification_catches_a_leak(tmp_path):
     bundle = make_release(tmp_path / "bundle")
     shutil.copy2(COURSE_ROOT / "solutions" / LESSON / NOTEBOOK, bundle / "lessons" / LESSON / "leaked.ipynb")

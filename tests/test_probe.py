@@ -10,8 +10,19 @@ import pytest
 
 import autograder.checks.core as core
 from autograder.hidden import fc_layers as hidden
+from autograder.hidden import bptt as bptt_hidden
+from autograder.hidden import rnn_cell as rnn_cell_hidden
 from autograder.probe import PROBE_ENV, ReplayError, write_seed
 from tests.known_wrong import fc_layers as fc_wrong
+from tests.known_wrong import bptt as bptt_wrong
+from tests.known_wrong import rnn_cell as rnn_cell_wrong
+
+#: lesson -> (its hidden checks, its known-wrong variants): every lesson's record/replay is tested.
+LESSONS = {
+    "fc_layers": (hidden, fc_wrong),
+    "rnn_cell": (rnn_cell_hidden, rnn_cell_wrong),
+    "bptt": (bptt_hidden, bptt_wrong),
+}
 
 
 @pytest.fixture
@@ -23,30 +34,39 @@ def probe(tmp_path, monkeypatch):
     return folder
 
 
-def _record(check_name: str, functions, folder, monkeypatch):
-    getattr(hidden, check_name)(*functions)  # "in the kernel": records, judges nothing
+def _record(check_name: str, functions, folder, monkeypatch, module=hidden):
+    getattr(module, check_name)(*functions)  # "in the kernel": records, judges nothing
     monkeypatch.delenv(PROBE_ENV)
-    return getattr(hidden, check_name).verify(folder)  # "in the grader"
+    return getattr(module, check_name).verify(folder)  # "in the grader"
 
 
-@pytest.mark.parametrize("check_name", sorted(fc_wrong.CORRECT))
-def test_correct_functions_pass_after_replay(check_name, probe, monkeypatch):
-    report = _record(check_name, fc_wrong.CORRECT[check_name], probe, monkeypatch)
+CORRECT_CASES = [
+    pytest.param(lesson, name, id=f"{lesson}.{name}")
+    for lesson, (_, wrong_module) in LESSONS.items()
+    for name in sorted(wrong_module.CORRECT)
+]
+
+
+@pytest.mark.parametrize("lesson, check_name", CORRECT_CASES)
+def test_correct_functions_pass_after_replay(lesson, check_name, probe, monkeypatch):
+    module, wrong_module = LESSONS[lesson]
+    report = _record(check_name, wrong_module.CORRECT[check_name], probe, monkeypatch, module)
     assert not report.failures, report.summary()
 
 
 HIDDEN_VARIANTS = [
-    pytest.param(name, wrong, id=f"{name}.{wrong.name}")
-    for name, variants in fc_wrong.VARIANTS.items()
+    pytest.param(lesson, name, wrong, id=f"{lesson}.{name}.{wrong.name}")
+    for lesson, (_, wrong_module) in LESSONS.items()
+    for name, variants in wrong_module.VARIANTS.items()
     for wrong in variants
     if "hidden" in wrong.caught_by
 ]
 
 
-@pytest.mark.parametrize("check_name, wrong", HIDDEN_VARIANTS)
-def test_known_wrong_variants_fail_after_replay(check_name, wrong, probe, monkeypatch, capsys):
+@pytest.mark.parametrize("lesson, check_name, wrong", HIDDEN_VARIANTS)
+def test_known_wrong_variants_fail_after_replay(lesson, check_name, wrong, probe, monkeypatch, capsys):
     try:
-        report = _record(check_name, wrong.functions, probe, monkeypatch)
+        report = _record(check_name, wrong.functions, probe, monkeypatch, LESSONS[lesson][0])
     except Exception:
         return  # crashed while recording or replaying: no points either way
     assert report.failures, f"{wrong.mistake} passes the replayed hidden check"
