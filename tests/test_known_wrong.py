@@ -6,12 +6,9 @@ import importlib
 
 import pytest
 
-from tests.known_wrong import fc_layers as fc_wrong
-from tests.known_wrong import bptt as bptt_wrong
-from tests.known_wrong import rnn_cell as rnn_cell_wrong
+from tests.known_wrong.registry import LESSONS
 
 #: lesson module name -> its variants module
-LESSONS = {"fc_layers": fc_wrong, "rnn_cell": rnn_cell_wrong, "bptt": bptt_wrong}
 
 
 def _checks(lesson: str):

@@ -3,6 +3,7 @@ the same verdict as the hidden check run directly, and nothing done on the recor
 (monkeypatching the checks, numpy or assert; editing the record) buys a pass."""
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -10,19 +11,12 @@ import pytest
 
 import autograder.checks.core as core
 from autograder.hidden import fc_layers as hidden
-from autograder.hidden import bptt as bptt_hidden
-from autograder.hidden import rnn_cell as rnn_cell_hidden
 from autograder.probe import PROBE_ENV, ReplayError, write_seed
 from tests.known_wrong import fc_layers as fc_wrong
-from tests.known_wrong import bptt as bptt_wrong
-from tests.known_wrong import rnn_cell as rnn_cell_wrong
+from tests.known_wrong.registry import LESSONS as WRONG
 
 #: lesson -> (its hidden checks, its known-wrong variants): every lesson's record/replay is tested.
-LESSONS = {
-    "fc_layers": (hidden, fc_wrong),
-    "rnn_cell": (rnn_cell_hidden, rnn_cell_wrong),
-    "bptt": (bptt_hidden, bptt_wrong),
-}
+LESSONS = {name: (importlib.import_module(f"autograder.hidden.{name}"), wrong) for name, wrong in WRONG.items()}
 
 
 @pytest.fixture
