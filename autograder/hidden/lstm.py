@@ -1,0 +1,80 @@
+"""Hidden checks for lesson 04: random shapes, edge cases (one step, a batch of one,
+H != D and H == D) and the NumPy references."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..checks import lstm as visible
+from . import hidden_check
+
+#: Shapes (N, T, D, H) always tried besides the random ones: one time step, a batch of one,
+#: one input feature, H != D both ways, and a square case (D == H).
+EDGE_SHAPES = [(1, 1, 3, 2), (2, 1, 1, 4), (1, 5, 4, 3), (3, 4, 2, 5), (2, 3, 4, 4)]
+RANDOM_CASES = 3
+
+
+def _reference(with_reference: bool):
+    # Imported only where the references exist (never inside a learner's graded kernel).
+    if not with_reference:
+        return None
+    from ..reference import lstm
+
+    return lstm
+
+
+def _shapes(rng: np.random.Generator):
+    return EDGE_SHAPES + [tuple(int(v) for v in rng.integers(1, 7, size=4)) for _ in range(RANDOM_CASES)]
+
+
+def _weights(rng, d, h):
+    Wx = rng.normal(scale=1 / np.sqrt(d), size=(d, 4 * h))
+    Wh = rng.normal(scale=1 / np.sqrt(h), size=(h, 4 * h))
+    return Wx, Wh, rng.normal(scale=0.5, size=4 * h)
+
+
+@hidden_check("lstm_step_forward")
+def lstm_step_forward(report, functions, rng, with_reference):
+    ref = _reference(with_reference)
+    for n, _, d, h in _shapes(rng):
+        visible.compare_lstm_step_forward(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
+                                          rng.normal(size=(n, h)), *_weights(rng, d, h), reference=ref and ref.lstm_step_forward)
+
+
+@hidden_check("lstm_step_forward", "lstm_step_backward")
+def lstm_step_backward(report, functions, rng, with_reference):
+    ref = _reference(with_reference)
+    for n, _, d, h in _shapes(rng):
+        visible.compare_lstm_step_backward(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
+                                           rng.normal(size=(n, h)), *_weights(rng, d, h), rng.normal(size=(n, h)),
+                                           rng.normal(size=(n, h)),
+                                           reference=ref and (ref.lstm_step_forward, ref.lstm_step_backward), numeric=False)
+
+
+@hidden_check("lstm_forward")
+def lstm_forward(report, functions, rng, with_reference):
+    ref = _reference(with_reference)
+    for n, t, d, h in _shapes(rng):
+        visible.compare_lstm_forward(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
+                                     *_weights(rng, d, h), reference=ref and ref.lstm_forward)
+
+
+@hidden_check("lstm_forward", "lstm_backward")
+def lstm_backward(report, functions, rng, with_reference):
+    ref = _reference(with_reference)
+    for n, t, d, h in _shapes(rng):
+        # Every other case has an upstream gradient at the last step only (many-to-one),
+        # where a dropped carry leaves every earlier step at zero.
+        dh = rng.normal(size=(n, t, h))
+        if rng.integers(2):
+            dh[:, :-1] = 0.0
+        visible.compare_lstm_backward(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
+                                      *_weights(rng, d, h), dh,
+                                      reference=ref and (ref.lstm_forward, ref.lstm_backward), numeric=False)
+
+
+@hidden_check("lstm_cell_module_forward")
+def lstm_cell_module(report, functions, rng, with_reference):
+    ref = _reference(with_reference)
+    for n, t, d, h in _shapes(rng)[:6]:
+        visible.compare_lstm_cell_module(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
+                                         *_weights(rng, d, h), reference=ref and ref.lstm_step_forward)

@@ -1,0 +1,128 @@
+"""Lesson 04 references: the LSTM step and sequence, forward and backward, and the cell as a
+torch module.
+
+Layout (CONVENTIONS.md): a = x @ Wx + h @ Wh + b of shape (N, 4H), split in the order
+i, f, g, o; c' = f * c + i * g, h' = o * tanh(c'). Step cache
+``(x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)``; sequence cache the list of step caches.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "module_adapter", "sigmoid"]
+
+
+def sigmoid(a):
+    """A numerically stable logistic function."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _gates(a, prev_c):
+    H = a.shape[1] // 4
+    i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+    next_c = f * prev_c + i * g
+    return i, f, g, o, next_c
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """x (N, D), prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) -> next_h, next_c, cache."""
+    a = x @ Wx + prev_h @ Wh + b  # one fused matmul per input for the four gates
+    i, f, g, o, next_c = _gates(a, prev_c)
+    next_h = o * np.tanh(next_c)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    """-> dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)."""
+    x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c = cache
+    tanh_c = np.tanh(next_c)
+    do = dnext_h * tanh_c
+    dc = dnext_c + dnext_h * o * (1.0 - tanh_c**2)
+    di, df, dg = dc * g, dc * prev_c, dc * i
+    dprev_c = dc * f
+    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], axis=1)
+    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def lstm_forward(x, h0, Wx, Wh, b):
+    """x (N, T, D), h0 (N, H); the initial cell state is zero -> h (N, T, H), cache (list of step caches)."""
+    N, T, D = x.shape
+    H = h0.shape[1]
+    projected = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)  # every step's input projection at once
+    h = np.zeros((N, T, H), dtype=x.dtype)  # x's dtype: float32 stays float32
+    prev_h, prev_c, cache = h0, np.zeros((N, H), dtype=x.dtype), []
+    for t in range(T):
+        i, f, g, o, next_c = _gates(projected[:, t] + prev_h @ Wh, prev_c)
+        next_h = o * np.tanh(next_c)
+        cache.append((x[:, t], prev_h, prev_c, Wx, Wh, i, f, g, o, next_c))
+        h[:, t] = next_h
+        prev_h, prev_c = next_h, next_c
+    return h, cache
+
+
+def lstm_backward(dh, cache):
+    """dh (N, T, H), the upstream gradient of every hidden state -> dx (N, T, D), dh0, dWx, dWh, db."""
+    N, T, H = dh.shape
+    D = cache[0][0].shape[1]
+    dx = np.zeros((N, T, D), dtype=dh.dtype)
+    dWx, dWh, db = np.zeros((D, 4 * H), dtype=dh.dtype), np.zeros((H, 4 * H), dtype=dh.dtype), np.zeros(4 * H, dtype=dh.dtype)
+    dprev_h, dprev_c = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
+    for t in reversed(range(T)):
+        dx_t, dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])
+        dx[:, t] = dx_t
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev_h, dWx, dWh, db
+
+
+def _module_class():
+    import torch
+
+    class LSTMCellModule(torch.nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            k = 1.0 / np.sqrt(hidden_size)
+            self.Wx = torch.nn.Parameter(torch.empty(input_size, 4 * hidden_size).uniform_(-k, k))
+            self.Wh = torch.nn.Parameter(torch.empty(hidden_size, 4 * hidden_size).uniform_(-k, k))
+            self.b = torch.nn.Parameter(torch.zeros(4 * hidden_size))
+
+        def forward(self, x, h, c):
+            i, f, g, o = (x @ self.Wx + h @ self.Wh + self.b).chunk(4, dim=1)
+            next_c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(next_c), next_c
+
+    return LSTMCellModule
+
+
+def module_adapter(module_class):
+    """The notebook's locked lstm_cell_module_forward, for a given module class."""
+    import torch
+
+    def lstm_cell_module_forward(x, h, c, Wx, Wh, b):
+        module = module_class(Wx.shape[0], Wh.shape[0]).to(torch.float64)
+        parameters = dict(module.named_parameters())
+        if set(parameters) != {"Wx", "Wh", "b"}:
+            raise TypeError(f"LSTMCellModule should have the parameters Wx, Wh and b; it has {sorted(parameters)}")
+        with torch.no_grad():
+            for name, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+                if tuple(parameters[name].shape) != value.shape:
+                    raise ValueError(f"LSTMCellModule.{name} has shape {tuple(parameters[name].shape)}, expected {value.shape}: "
+                                     "the course's layout is Wx (D, 4H), Wh (H, 4H), b (4H,)")
+                parameters[name].copy_(torch.from_numpy(value))
+            result = module(torch.from_numpy(x), torch.from_numpy(h), torch.from_numpy(c))
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError("LSTMCellModule.forward(x, h, c) should return (next_h, next_c)")
+        return tuple(t.detach().cpu().numpy() for t in result)
+
+    return lstm_cell_module_forward
+
+
+
+def __getattr__(name):
+    if name == "LSTMCellModule":
+        return _module_class()
+    if name == "lstm_cell_module_forward_reference":
+        return module_adapter(_module_class())
+    raise AttributeError(name)

@@ -1,0 +1,74 @@
+"""Lesson 04's NumPy references against PyTorch: torch.nn.LSTMCell and torch.nn.LSTM for the
+forward passes, autograd through them for the backward passes, on the CPU and on CUDA when present."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.reference import lstm as ref
+from autograder.torch_layout import load_into
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")),
+]
+
+
+def _weights(rng, D, H):
+    return rng.normal(scale=0.5, size=(D, 4 * H)), rng.normal(scale=0.5, size=(H, 4 * H)), rng.normal(scale=0.5, size=4 * H)
+
+
+def _t(value, device, grad=False):
+    return torch.tensor(value, dtype=torch.float64, device=device, requires_grad=grad)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("N, D, H", [(1, 3, 2), (4, 5, 3), (2, 4, 4)])
+def test_step_matches_lstm_cell(device, N, D, H):
+    rng = np.random.default_rng(N * 100 + D * 10 + H)
+    x, h, c = rng.normal(size=(N, D)), rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    Wx, Wh, b = _weights(rng, D, H)
+    dnext_h, dnext_c = rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    next_h, next_c, cache = ref.lstm_step_forward(x, h, c, Wx, Wh, b)
+    dx, dh, dc, dWx, dWh, db = ref.lstm_step_backward(dnext_h, dnext_c, cache)
+
+    cell = load_into(torch.nn.LSTMCell(D, H).to(device=device, dtype=torch.float64), Wx, Wh, b)
+    xt, ht, ct = _t(x, device, True), _t(h, device, True), _t(c, device, True)
+    th, tc = cell(xt, (ht, ct))
+    ((th * _t(dnext_h, device)).sum() + (tc * _t(dnext_c, device)).sum()).backward()
+    np.testing.assert_allclose(next_h, th.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(next_c, tc.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+    for ours, theirs in ((dx, xt.grad), (dh, ht.grad), (dc, ct.grad), (dWx, cell.weight_ih.grad.T), (dWh, cell.weight_hh.grad.T),
+                         (db, cell.bias_ih.grad)):
+        np.testing.assert_allclose(ours, theirs.cpu().numpy(), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("N, T, D, H", [(1, 1, 3, 2), (3, 6, 4, 5), (2, 4, 3, 3)])
+def test_sequence_matches_lstm(device, N, T, D, H):
+    rng = np.random.default_rng(N * 1000 + T * 100 + D * 10 + H)
+    x, h0 = rng.normal(size=(N, T, D)), rng.normal(size=(N, H))
+    Wx, Wh, b = _weights(rng, D, H)
+    dh = rng.normal(size=(N, T, H))
+    h, cache = ref.lstm_forward(x, h0, Wx, Wh, b)
+    dx, dh0, dWx, dWh, db = ref.lstm_backward(dh, cache)
+
+    layer = load_into(torch.nn.LSTM(D, H, batch_first=True).to(device=device, dtype=torch.float64), Wx, Wh, b)
+    xt, h0t = _t(x, device, True), _t(h0[None], device, True)
+    out, _ = layer(xt, (h0t, torch.zeros_like(h0t)))
+    (out * _t(dh, device)).sum().backward()
+    np.testing.assert_allclose(h, out.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+    for ours, theirs in ((dx, xt.grad), (dh0, h0t.grad[0]), (dWx, layer.weight_ih_l0.grad.T), (dWh, layer.weight_hh_l0.grad.T),
+                         (db, layer.bias_ih_l0.grad)):
+        np.testing.assert_allclose(ours, theirs.cpu().numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_module_matches_step():
+    rng = np.random.default_rng(7)
+    x, h, c = rng.normal(size=(3, 4)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    Wx, Wh, b = _weights(rng, 4, 2)
+    next_h, next_c = ref.module_adapter(ref._module_class())(x, h, c, Wx, Wh, b)
+    expected = ref.lstm_step_forward(x, h, c, Wx, Wh, b)
+    np.testing.assert_allclose(next_h, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(next_c, expected[1], rtol=1e-12)
