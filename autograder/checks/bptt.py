@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import CheckFailed, Report, approximate_floor, call_student, linspace_array
-from .gradients import centred_difference
+from .core import CheckFailed, Report, approximate_floor, call_student, compare_gradients, linspace_array
+from .gradients import centred_difference, numeric_gradients
 from .torch_oracle import devices, forward_backward
 
 PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
@@ -46,27 +46,8 @@ def _torch_unroll(x, h0, Wx, Wh, b):
     return torch.stack(states, dim=1)
 
 
-def _numeric(f, inputs: dict, dout) -> dict:
-    """Centred differences of sum(f(**inputs) * dout) for every input."""
-    grads = {}
-    for name in inputs:
-        def g(value, name=name):
-            return f(**{**inputs, name: value})
-
-        grads[name] = centred_difference(g, inputs[name].copy(), dout)
-    return grads
 
 
-def _compare_grads(report, names, actual, oracles, hints, suspects=None):
-    for oracle, grads in oracles:
-        approximate = oracle == "numeric"
-        for name, value in zip(names, actual):
-            expected = grads[name]
-            report.compare(
-                name, value, expected, oracle=oracle, tol=1e-6 if approximate else 1e-7,
-                floor=approximate_floor(expected) if approximate else 1e-8,
-                hint=hints[name], suspects=(suspects or {}).get(name),
-            )
 
 
 # --------------------------------------------------------------------------- rnn_step_backward
@@ -112,12 +93,12 @@ def compare_rnn_step_backward(report: Report, rnn_step_forward, rnn_step_backwar
         _, g = forward_backward(lambda x, prev_h, Wx, Wh, b: torch.tanh(x @ Wx + prev_h @ Wh + b), inputs, dnext_h, device=d)
         oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
     if numeric:
-        g = _numeric(_np_step, inputs, dnext_h)
+        g = numeric_gradients(_np_step, inputs, dnext_h)
         oracles.append(("numeric", {n: g[keys[n]] for n in names}))
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dnext_h, reference[0](x, prev_h, Wx, Wh, b)[1])))))
     suspects = {k: {h: v for h, v in s.items() if v is not None} for k, s in _step_suspects(x, prev_h, Wx, Wh, b, dnext_h).items()}
-    _compare_grads(report, names, grads, oracles, STEP_HINTS, suspects)
+    compare_gradients(report, names, grads, oracles, STEP_HINTS, suspects)
 
 
 def _step_inputs():
@@ -179,11 +160,11 @@ def compare_rnn_backward(report: Report, rnn_forward, rnn_backward, x, h0, Wx, W
         _, g = forward_backward(_torch_unroll, inputs, dh, device=d)
         oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
     if numeric:
-        g = _numeric(_np_unroll, inputs, dh)
+        g = numeric_gradients(_np_unroll, inputs, dh)
         oracles.append(("numeric", {n: g[keys[n]] for n in names}))
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dh, reference[0](x, h0, Wx, Wh, b)[1])))))
-    _compare_grads(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))
+    compare_gradients(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))
 
 
 def _sequence_inputs():
@@ -223,7 +204,7 @@ def compare_temporal_affine_backward(report: Report, temporal_affine_forward, te
         _, g = forward_backward(lambda x, W, b: torch.nn.functional.linear(x, W.T, b), inputs, dout, device=d)
         oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
     if numeric:
-        g = _numeric(lambda x, W, b: x @ W + b, inputs, dout)
+        g = numeric_gradients(lambda x, W, b: x @ W + b, inputs, dout)
         oracles.append(("numeric", {n: g[keys[n]] for n in names}))
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dout, reference[0](x, W, b)[1])))))
@@ -236,7 +217,7 @@ def compare_temporal_affine_backward(report: Report, temporal_affine_forward, te
         "dx": {"reshape dout to (N * T, M) directly: swapping axes first scrambles the rows":
                (dout.transpose(1, 0, 2).reshape(N * T, -1) @ W.T).reshape(N, T, H)},
     }
-    _compare_grads(report, names, grads, oracles, AFFINE_HINTS, suspects)
+    compare_gradients(report, names, grads, oracles, AFFINE_HINTS, suspects)
 
 
 def temporal_affine_backward(temporal_affine_forward, temporal_affine_backward):

@@ -187,6 +187,23 @@ class Report:
             raise CheckFailed(f"{self.function}: {details}")
 
 
+def compare_gradients(report: Report, names, actual, oracles, hints: dict, suspects: dict | None = None) -> None:
+    """Compare each named gradient with each oracle's: ``oracles`` is a list of (name,
+    gradients), the gradients a dict by name or a sequence in the order of ``names``.
+    The oracle "numeric" is a centred difference: a looser tolerance and the
+    approximate floor (see ``approximate_floor``)."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    for oracle, grads in oracles:
+        approximate = oracle == "numeric"
+        for index, (name, value) in enumerate(zip(names, actual)):
+            expected = grads[name] if isinstance(grads, dict) else grads[index]
+            report.compare(
+                name, value, expected, oracle=oracle, tol=1e-6 if approximate else 1e-7,
+                floor=approximate_floor(expected) if approximate else 1e-8,
+                hint=hints[name], suspects=(suspects or {}).get(name),
+            )
+
+
 def _severity(line: Line) -> tuple[bool, float]:
     error = line.error if np.isfinite(line.error) else np.inf
     return (not line.ok, error)

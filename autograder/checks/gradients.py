@@ -54,3 +54,11 @@ def centred_difference(
         per_batch = diff.reshape(batch_shape + (-1,)).sum(axis=-1) if batch_axes else diff.sum()
         grad[where] = per_batch / (2 * h)
     return grad
+
+
+def numeric_gradients(f: Callable[..., np.ndarray], inputs: dict, dout, h: float = 1e-5) -> dict:
+    """Centred differences of ``sum(f(**inputs) * dout)`` with respect to every input."""
+    return {
+        name: centred_difference(lambda value, name=name: f(**{**inputs, name: value}), inputs[name].copy(), dout, h)
+        for name in inputs
+    }

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from ..torch_layout import load_into
-from .core import Report, approximate_floor, call_student, linspace_array
-from .gradients import centred_difference
+from .core import Report, call_student, compare_gradients, linspace_array
+from .gradients import numeric_gradients
 from .torch_oracle import devices
 
 STEP_NAMES = ("dx", "dprev_h", "dWx", "dWh", "dbx", "dbh")
@@ -79,10 +79,6 @@ def torch_gru(x, h0, Wx, Wh, bx, bh, dout=None, device="cpu"):
     return out.detach().cpu().numpy(), grads
 
 
-def _numeric(f, inputs: dict, dout) -> dict:
-    """Centred differences of sum(f(**inputs) * dout) for every input."""
-    return {name: centred_difference(lambda v, name=name: f(**{**inputs, name: v}), inputs[name].copy(), dout)
-            for name in inputs}
 
 
 def _forward_suspects(unit, x, h0, Wx, Wh, bx, bh):
@@ -179,13 +175,6 @@ def _step_suspects(x, prev_h, Wx, Wh, bx, bh, dnext_h):
     }
 
 
-def _compare_grads(report, names, actual, oracles, hints, suspects):
-    for oracle, grads in oracles:
-        approximate = oracle == "numeric"
-        for name, value, expected in zip(names, actual, grads):
-            report.compare(name, value, expected, oracle=oracle, tol=1e-6 if approximate else 1e-7,
-                           floor=approximate_floor(expected) if approximate else 1e-8,
-                           hint=hints[name], suspects=suspects.get(name))
 
 
 def compare_gru_step_backward(report: Report, gru_step_forward, gru_step_backward, x, prev_h, Wx, Wh, bx, bh, dnext_h,
@@ -196,11 +185,11 @@ def compare_gru_step_backward(report: Report, gru_step_forward, gru_step_backwar
     oracles = [(f"torch {d}", torch_gru(x, prev_h, Wx, Wh, bx, bh, dnext_h, device=d)[1]) for d in devices()]
     inputs = dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     if numeric:
-        g = _numeric(np_gru_step, inputs, dnext_h)
+        g = numeric_gradients(np_gru_step, inputs, dnext_h)
         oracles.append(("numeric", tuple(g[k] for k in inputs)))
     if reference is not None:
         oracles.append(("reference", reference[1](dnext_h, reference[0](x, prev_h, Wx, Wh, bx, bh)[1])))
-    _compare_grads(report, STEP_NAMES, grads, oracles, STEP_HINTS, _step_suspects(x, prev_h, Wx, Wh, bx, bh, dnext_h))
+    compare_gradients(report, STEP_NAMES, grads, oracles, STEP_HINTS, _step_suspects(x, prev_h, Wx, Wh, bx, bh, dnext_h))
 
 
 def _seq_suspects(x, h0, Wx, Wh, bx, bh, dh):
@@ -243,12 +232,12 @@ def compare_gru_backward(report: Report, gru_forward, gru_backward, x, h0, Wx, W
     oracles = [(f"torch {d}", torch_gru(x, h0, Wx, Wh, bx, bh, dh, device=d)[1]) for d in devices()]
     inputs = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     if numeric:
-        g = _numeric(np_gru_unroll, inputs, dh)
+        g = numeric_gradients(np_gru_unroll, inputs, dh)
         oracles.append(("numeric", tuple(g[k] for k in inputs)))
     if reference is not None:
         oracles.append(("reference", reference[1](dh, reference[0](x, h0, Wx, Wh, bx, bh)[1])))
     suspects = _seq_suspects(x, h0, Wx, Wh, bx, bh, dh)
-    _compare_grads(report, SEQ_NAMES, grads, oracles, SEQ_HINTS, suspects)
+    compare_gradients(report, SEQ_NAMES, grads, oracles, SEQ_HINTS, suspects)
 
 
 # --------------------------------------------------------------------------- fixed inputs

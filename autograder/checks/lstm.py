@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..torch_layout import load_into
-from .core import CheckFailed, Report, approximate_floor, call_student, linspace_array
-from .gradients import centred_difference
+from .core import CheckFailed, Report, call_student, compare_gradients, linspace_array
+from .gradients import numeric_gradients
 from .torch_oracle import devices, forward_backward
 
 
@@ -95,27 +95,8 @@ def lstm_oracle(x, h0, Wx, Wh, b, device="cpu"):
     return out.cpu().numpy()
 
 
-def _numeric(f, inputs: dict, dout) -> dict:
-    """Centred differences of sum(f(**inputs) * dout) for every input."""
-    grads = {}
-    for name in inputs:
-        def g(value, name=name):
-            return f(**{**inputs, name: value})
-
-        grads[name] = centred_difference(g, inputs[name].copy(), dout)
-    return grads
 
 
-def _compare_grads(report, names, actual, oracles, hints, suspects=None):
-    for oracle, grads in oracles:
-        approximate = oracle == "numeric"
-        for name, value in zip(names, actual):
-            expected = grads[name]
-            report.compare(
-                name, value, expected, oracle=oracle, tol=1e-6 if approximate else 1e-7,
-                floor=approximate_floor(expected) if approximate else 1e-8,
-                hint=hints[name], suspects=(suspects or {}).get(name),
-            )
 
 
 MISTAKES = {
@@ -222,11 +203,11 @@ def compare_lstm_step_backward(report: Report, lstm_step_forward, lstm_step_back
         _, g = forward_backward(_torch_step_function, inputs, dout, device=d)
         oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
     if numeric:
-        g = _numeric(_step_function, inputs, dout)
+        g = numeric_gradients(_step_function, inputs, dout)
         oracles.append(("numeric", {n: g[keys[n]] for n in names}))
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dnext_h, dnext_c, reference[0](x, prev_h, prev_c, Wx, Wh, b)[2])))))
-    _compare_grads(report, names, grads, oracles, STEP_HINTS, _step_backward_suspects(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c))
+    compare_gradients(report, names, grads, oracles, STEP_HINTS, _step_backward_suspects(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c))
 
 
 def lstm_step_backward(lstm_step_forward, lstm_step_backward):
@@ -326,11 +307,11 @@ def compare_lstm_backward(report: Report, lstm_forward, lstm_backward, x, h0, Wx
         _, g = forward_backward(_torch_unroll, inputs, dh, device=d)
         oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
     if numeric:
-        g = _numeric(_np_unroll, inputs, dh)
+        g = numeric_gradients(_np_unroll, inputs, dh)
         oracles.append(("numeric", {n: g[keys[n]] for n in names}))
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dh, reference[0](x, h0, Wx, Wh, b)[1])))))
-    _compare_grads(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))
+    compare_gradients(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))
 
 
 def lstm_backward(lstm_forward, lstm_backward):
