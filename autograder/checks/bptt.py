@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .core import CheckFailed, Report, approximate_floor, call_student, compare_gradients, linspace_array
-from .gradients import centred_difference, numeric_gradients
-from .torch_oracle import devices, forward_backward
+from .gradients import centred_difference
+from .torch_oracle import devices, forward_backward, gradient_oracles
 
 PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
 
@@ -86,15 +86,8 @@ def compare_rnn_step_backward(report: Report, rnn_step_forward, rnn_step_backwar
     _, cache = call_student(rnn_step_forward, x, prev_h, Wx, Wh, b, returns=("next_h", "cache"))
     grads = call_student(rnn_step_backward, dnext_h, cache, returns=names)
     inputs = dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, b=b)
-    keys = dict(zip(names, inputs))
     torch = _torch()
-    oracles = []
-    for d in devices():
-        _, g = forward_backward(lambda x, prev_h, Wx, Wh, b: torch.tanh(x @ Wx + prev_h @ Wh + b), inputs, dnext_h, device=d)
-        oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
-    if numeric:
-        g = numeric_gradients(_np_step, inputs, dnext_h)
-        oracles.append(("numeric", {n: g[keys[n]] for n in names}))
+    oracles = gradient_oracles(lambda x, prev_h, Wx, Wh, b: torch.tanh(x @ Wx + prev_h @ Wh + b), _np_step if numeric else None, inputs, dnext_h, names)
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dnext_h, reference[0](x, prev_h, Wx, Wh, b)[1])))))
     suspects = {k: {h: v for h, v in s.items() if v is not None} for k, s in _step_suspects(x, prev_h, Wx, Wh, b, dnext_h).items()}
@@ -154,14 +147,7 @@ def compare_rnn_backward(report: Report, rnn_forward, rnn_backward, x, h0, Wx, W
     _, cache = call_student(rnn_forward, x, h0, Wx, Wh, b, returns=("h", "cache"))
     grads = call_student(rnn_backward, dh, cache, returns=names)
     inputs = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
-    keys = dict(zip(names, inputs))
-    oracles = []
-    for d in devices():
-        _, g = forward_backward(_torch_unroll, inputs, dh, device=d)
-        oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
-    if numeric:
-        g = numeric_gradients(_np_unroll, inputs, dh)
-        oracles.append(("numeric", {n: g[keys[n]] for n in names}))
+    oracles = gradient_oracles(_torch_unroll, _np_unroll if numeric else None, inputs, dh, names)
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dh, reference[0](x, h0, Wx, Wh, b)[1])))))
     compare_gradients(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))
@@ -197,15 +183,8 @@ def compare_temporal_affine_backward(report: Report, temporal_affine_forward, te
     _, cache = call_student(temporal_affine_forward, x, W, b, returns=("out", "cache"))
     grads = call_student(temporal_affine_backward, dout, cache, returns=names)
     inputs = dict(x=x, W=W, b=b)
-    keys = dict(zip(names, inputs))
     torch = _torch()
-    oracles = []
-    for d in devices():
-        _, g = forward_backward(lambda x, W, b: torch.nn.functional.linear(x, W.T, b), inputs, dout, device=d)
-        oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
-    if numeric:
-        g = numeric_gradients(lambda x, W, b: x @ W + b, inputs, dout)
-        oracles.append(("numeric", {n: g[keys[n]] for n in names}))
+    oracles = gradient_oracles(lambda x, W, b: torch.nn.functional.linear(x, W.T, b), (lambda x, W, b: x @ W + b) if numeric else None, inputs, dout, names)
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dout, reference[0](x, W, b)[1])))))
     N, T, H = x.shape

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..torch_layout import load_into
 from .core import CheckFailed, Report, call_student, compare_gradients, linspace_array
-from .gradients import numeric_gradients
-from .torch_oracle import devices, forward_backward
+from .torch_oracle import devices, forward_backward, gradient_oracles
 
 
 def _torch():
@@ -196,15 +195,8 @@ def compare_lstm_step_backward(report: Report, lstm_step_forward, lstm_step_back
     _, _, cache = call_student(lstm_step_forward, x, prev_h, prev_c, Wx, Wh, b, returns=("next_h", "next_c", "cache"))
     grads = call_student(lstm_step_backward, dnext_h, dnext_c, cache, returns=names)
     inputs = dict(x=x, prev_h=prev_h, prev_c=prev_c, Wx=Wx, Wh=Wh, b=b)
-    keys = dict(zip(names, inputs))
     dout = np.concatenate([dnext_h, dnext_c], axis=1)
-    oracles = []
-    for d in devices():
-        _, g = forward_backward(_torch_step_function, inputs, dout, device=d)
-        oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
-    if numeric:
-        g = numeric_gradients(_step_function, inputs, dout)
-        oracles.append(("numeric", {n: g[keys[n]] for n in names}))
+    oracles = gradient_oracles(_torch_step_function, _step_function if numeric else None, inputs, dout, names)
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dnext_h, dnext_c, reference[0](x, prev_h, prev_c, Wx, Wh, b)[2])))))
     compare_gradients(report, names, grads, oracles, STEP_HINTS, _step_backward_suspects(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c))
@@ -301,14 +293,7 @@ def compare_lstm_backward(report: Report, lstm_forward, lstm_backward, x, h0, Wx
     _, cache = call_student(lstm_forward, x, h0, Wx, Wh, b, returns=("h", "cache"))
     grads = call_student(lstm_backward, dh, cache, returns=names)
     inputs = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
-    keys = dict(zip(names, inputs))
-    oracles = []
-    for d in devices():
-        _, g = forward_backward(_torch_unroll, inputs, dh, device=d)
-        oracles.append((f"torch {d}", {n: g[keys[n]] for n in names}))
-    if numeric:
-        g = numeric_gradients(_np_unroll, inputs, dh)
-        oracles.append(("numeric", {n: g[keys[n]] for n in names}))
+    oracles = gradient_oracles(_torch_unroll, _np_unroll if numeric else None, inputs, dh, names)
     if reference is not None:
         oracles.append(("reference", dict(zip(names, reference[1](dh, reference[0](x, h0, Wx, Wh, b)[1])))))
     compare_gradients(report, names, grads, oracles, SEQ_HINTS, _seq_suspects(x, h0, Wx, Wh, b, dh))

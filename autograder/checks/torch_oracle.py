@@ -45,3 +45,24 @@ def forward_backward(
         out.backward(torch.as_tensor(np.asarray(dout), dtype=torch.float64, device=device))
         grads = {name: t.grad.cpu().numpy() for name, t in tensors.items() if t.grad is not None}
     return out.detach().cpu().numpy(), grads
+
+
+def gradient_oracles(torch_function: Callable, numpy_function: Callable | None, inputs: Mapping[str, np.ndarray],
+                     dout, names) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The oracles of a backward pass: PyTorch autograd of ``torch_function`` on every device
+    and, when ``numpy_function`` is given, centred differences of it ("numeric").
+
+    ``names[i]`` names the gradient of the i-th input (e.g. "dWx" for "Wx"); each oracle
+    is (its name, {gradient name: array}), as ``compare_gradients`` takes them.
+    """
+    from .gradients import numeric_gradients
+
+    keys = dict(zip(names, inputs))
+    oracles = []
+    for device in devices():
+        _, grads = forward_backward(torch_function, inputs, dout, device=device)
+        oracles.append((f"torch {device}", {name: grads[keys[name]] for name in names}))
+    if numpy_function is not None:
+        grads = numeric_gradients(numpy_function, dict(inputs), dout)
+        oracles.append(("numeric", {name: grads[keys[name]] for name in names}))
+    return oracles

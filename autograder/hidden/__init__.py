@@ -15,6 +15,7 @@ ways to run:
 from __future__ import annotations
 
 import functools
+import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +29,16 @@ from ..probe import Recorder, Replayer, case_rng, probe_dir, read_seed
 #: reference oracle when with_reference is true (it is false inside a learner's kernel,
 #: where the references may be absent).
 Body = Callable[[Report, tuple, np.random.Generator, bool], None]
+
+
+def lesson_reference(hidden_module: str, with_reference: bool):
+    """The NumPy references of the lesson whose hidden checks live in ``hidden_module``
+    (``__name__``), imported only when asked for: never inside a learner's graded kernel,
+    where they are absent. Lesson modules bind it once:
+    ``_reference = functools.partial(lesson_reference, __name__)``."""
+    if not with_reference:
+        return None
+    return importlib.import_module(f"autograder.reference.{hidden_module.rsplit('.', 1)[-1]}")
 
 
 def hidden_check(*names: str) -> Callable[[Body], Callable]:

@@ -2,10 +2,12 @@
 D != H and D == H) and the NumPy references."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..checks import gru as visible
-from . import hidden_check
+from . import hidden_check, lesson_reference
 
 #: Shapes (N, T, D, H) always tried besides the random ones: one time step, a batch of one,
 #: one input feature, H != D both ways, and a square case (D == H).
@@ -13,13 +15,7 @@ EDGE_SHAPES = [(1, 1, 3, 2), (2, 1, 1, 4), (1, 5, 4, 3), (3, 4, 4, 4), (2, 3, 2,
 RANDOM_CASES = 3
 
 
-def _reference(with_reference: bool):
-    # Imported only where the references exist (never inside a learner's graded kernel).
-    if not with_reference:
-        return None
-    from ..reference import gru
-
-    return gru
+_reference = functools.partial(lesson_reference, __name__)
 
 
 def _shapes(rng: np.random.Generator):
