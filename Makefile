@@ -21,7 +21,7 @@ help:
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make lessons  regenerate lessons/ from solutions/ with nbgrader"
 	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
-	@echo "make bench    NumPy LSTM/GRU vs torch; grading 20 submissions (1 and 2 workers, sandbox on/off)"
+	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading 20 submissions (1 and 2 workers, sandbox on/off)"
 	@echo "make datasets rebuild datasets/ from their source packages"
 
 install: $(STAMP)
@@ -58,6 +58,7 @@ check-lessons: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recurrent_layers.py
+	$(BIN)/python benchmarks/text_generation_training.py
 	$(BIN)/python benchmarks/grading.py
 
 datasets: $(STAMP)

@@ -1,8 +1,9 @@
 """Benchmark: the NumPy reference LSTM and GRU (forward + backward) against torch.nn.LSTM
 and torch.nn.GRU on the CPU, at N=32, T=50, D=64, H=128, and print a table (`make bench`).
 
-Every number comes from one run of this script: read the ratios, which share the same
-machine conditions, rather than the milliseconds, which vary between runs.
+Every number comes from one run of this script: read the ratios, measured on alternating
+pairs of runs that share the same machine conditions, rather than the milliseconds, which
+vary between runs.
 """
 from __future__ import annotations
 
@@ -19,17 +20,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from autograder.reference import gru, lstm  # noqa: E402
 
 N, T, D, H = 32, 50, 64, 128
-REPEATS = 7
+ROUNDS, RUNS_PER_ROUND = 7, 5
 
 
-def median_ms(run) -> float:
-    run()  # warm-up: allocations, lazy imports, thread pools
+def _block_seconds(run) -> float:
+    """The median of RUNS_PER_ROUND back-to-back runs: each library at its steady state,
+    its thread pool awake (after an idle pause torch's first call is many times slower)."""
     times = []
-    for _ in range(REPEATS):
+    for _ in range(RUNS_PER_ROUND):
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return statistics.median(times)
+
+
+def paired_ms(ours, theirs) -> tuple[float, float, float]:
+    """Median milliseconds of each, and the median over rounds of the ratio ours / theirs.
+
+    The two alternate in rounds, so that a slow spell on a shared machine hits both sides
+    of a round alike; the median of per-round ratios is steadier than a ratio of medians."""
+    rounds = [(_block_seconds(ours), _block_seconds(theirs)) for _ in range(ROUNDS)]
+    return (1000 * statistics.median(a for a, _ in rounds), 1000 * statistics.median(b for _, b in rounds),
+            statistics.median(a / b for a, b in rounds))
 
 
 def numpy_runner(kind: str, dtype):
@@ -63,13 +75,12 @@ def torch_runner(kind: str, dtype):
 
 def main() -> None:
     print(f"forward + backward, N={N} T={T} D={D} H={H}, CPU, {torch.get_num_threads()} torch threads, "
-          f"median of {REPEATS} (one run; read the ratios)\n")
+          f"{ROUNDS} alternating rounds of {RUNS_PER_ROUND} runs each (one run; read the ratios)\n")
     print(f"{'layer':<6} {'dtype':<8} {'NumPy ms':>9} {'torch ms':>9} {'NumPy / torch':>14}")
     for kind in ("LSTM", "GRU"):
         for np_dtype, torch_dtype, name in ((np.float32, torch.float32, "float32"), (np.float64, torch.float64, "float64")):
-            ours = median_ms(numpy_runner(kind, np_dtype))
-            theirs = median_ms(torch_runner(kind, torch_dtype))
-            print(f"{kind:<6} {name:<8} {ours:9.1f} {theirs:9.1f} {ours / theirs:13.2f}x")
+            ours, theirs, ratio = paired_ms(numpy_runner(kind, np_dtype), torch_runner(kind, torch_dtype))
+            print(f"{kind:<6} {name:<8} {ours:9.1f} {theirs:9.1f} {ratio:13.2f}x")
 
 
 if __name__ == "__main__":

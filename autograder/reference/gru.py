@@ -72,18 +72,29 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
 
 
 def gru_backward(dh, cache):
-    """dh (N, T, H), the upstream gradient of every state -> dx (N, T, D), dh0, dWx, dWh, dbx, dbh."""
+    """dh (N, T, H), the upstream gradient of every state -> dx (N, T, D), dh0, dWx, dWh, dbx, dbh.
+
+    Only the recurrence is walked step by step; the gradients of the shared weights and of
+    x are one matmul each over all steps at once (as gru_forward projects every input at once).
+    """
     N, T, H = dh.shape
-    D = cache[0][0].shape[1]
-    dx = np.zeros((N, T, D), dtype=dh.dtype)
-    dWx, dWh = np.zeros((D, 3 * H), dtype=dh.dtype), np.zeros((H, 3 * H), dtype=dh.dtype)
-    dbx, dbh = np.zeros(3 * H, dtype=dh.dtype), np.zeros(3 * H, dtype=dh.dtype)
+    dgx = np.empty((N, T, 3 * H), dtype=dh.dtype)  # gradient of x Wx + bx, every step
+    dgh = np.empty((N, T, 3 * H), dtype=dh.dtype)  # gradient of prev_h Wh + bh, every step
     dprev_h = np.zeros((N, H), dtype=dh.dtype)
+    Wh = cache[0][3]
     for t in reversed(range(T)):
-        dx_t, dprev_h, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(dh[:, t] + dprev_h, cache[t])
-        dx[:, t] = dx_t
-        dWx += dWx_t
-        dWh += dWh_t
-        dbx += dbx_t
-        dbh += dbh_t
-    return dx, dprev_h, dWx, dWh, dbx, dbh
+        _, prev_h, _, _, r, z, n, hn = cache[t]
+        dnext_h = dh[:, t] + dprev_h
+        dan = dnext_h * (1.0 - z) * (1.0 - n**2)
+        dgx[:, t, :H] = dgh[:, t, :H] = dan * hn * r * (1.0 - r)
+        dgx[:, t, H:2 * H] = dgh[:, t, H:2 * H] = dnext_h * (prev_h - n) * z * (1.0 - z)
+        dgx[:, t, 2 * H:] = dan
+        dgh[:, t, 2 * H:] = dan * r
+        dprev_h = dnext_h * z + dgh[:, t] @ Wh.T
+    x = np.stack([step[0] for step in cache], axis=1)          # (N, T, D)
+    prev_h = np.stack([step[1] for step in cache], axis=1)     # (N, T, H)
+    D = x.shape[2]
+    dgx_rows, dgh_rows = dgx.reshape(N * T, 3 * H), dgh.reshape(N * T, 3 * H)
+    dx = (dgx_rows @ cache[0][2].T).reshape(N, T, D)
+    return (dx, dprev_h, x.reshape(N * T, D).T @ dgx_rows, prev_h.reshape(N * T, H).T @ dgh_rows,
+            dgx_rows.sum(axis=0), dgh_rows.sum(axis=0))
