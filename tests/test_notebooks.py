@@ -80,11 +80,23 @@ def test_student_copy_has_stubs_and_no_hidden_tests(path):
 
 
 def _validator(invert: bool):
+    from nbgrader import utils
     from nbgrader.validator import Validator
+
+    class EveryCellValidator(Validator):
+        """nbgrader's Validator, which judges graded cells only, also failing any other code
+        cell that raised: an experiment or a figure broken on the solution would otherwise
+        pass. (Its own validate_all would also fail on stderr, where tqdm draws its bars.)"""
+
+        def _get_failed_cells(self, nb):
+            raised = [cell for cell in nb.cells if cell.cell_type == "code" and not utils.is_grade(cell)
+                      and any(output.output_type == "error" for output in cell.outputs)]
+            return super()._get_failed_cells(nb) + raised
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
     config.Validator.invert = invert
-    return Validator(config=config)
+    # An unfilled student copy raises in many cells by design; only graded cells count there.
+    return Validator(config=config) if invert else EveryCellValidator(config=config)
 
 
 @pytest.mark.slow

@@ -6,6 +6,8 @@ import string
 import numpy as np
 import torch
 
+# The check builds the same rows, in their wrong modes too, to name a suspect; the variants reuse it.
+from autograder.checks.text_generation import _prefix_rows as _prefix
 from autograder.reference import text_generation as ref
 
 from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN: for variants caught by one side only)
@@ -35,19 +37,6 @@ def rp_drops_newlines(text):
 
 
 # ---------------------------------------------------------------- prefix_sequences
-def _prefix(lines, seq_len, pad, side="left", shift=True, keep="first", skip_short=True):
-    rows = [np.asarray(line) for line in lines if len(line) >= 2 or not skip_short]
-    rows = [row[: seq_len + 1] if keep == "first" else row[-(seq_len + 1):] for row in rows]
-    inputs = np.full((len(rows), seq_len), pad, dtype=np.int64)
-    targets = np.full((len(rows), seq_len), pad, dtype=np.int64)
-    for i, row in enumerate(rows):
-        n = max(len(row) - 1, 0)
-        if not n:
-            continue
-        where = slice(seq_len - n, seq_len) if side == "left" else slice(0, n)
-        inputs[i, where] = row[:-1]
-        targets[i, where] = row[1:] if shift else row[:-1]
-    return inputs, targets
 
 
 def ps_right_padded(lines, seq_len, pad):
