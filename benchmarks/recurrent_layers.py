@@ -23,9 +23,18 @@ N, T, D, H = 32, 50, 64, 128
 ROUNDS, RUNS_PER_ROUND = 7, 5
 
 
+#: untimed runs of each block last at least this long: after its last call, the other
+#: library's idle worker threads keep spinning on the cores for a while (OpenBLAS's for
+#: about 0.1 s), which would otherwise be charged to this one
+SETTLE_SECONDS = 0.3
+
+
 def _block_seconds(run) -> float:
-    """The median of RUNS_PER_ROUND back-to-back runs: each library at its steady state,
-    its thread pool awake (after an idle pause torch's first call is many times slower)."""
+    """The median of RUNS_PER_ROUND back-to-back runs, after SETTLE_SECONDS of untimed ones:
+    each library measured at its steady state, its own thread pool awake."""
+    settle_until = time.perf_counter() + SETTLE_SECONDS
+    while time.perf_counter() < settle_until:
+        run()
     times = []
     for _ in range(RUNS_PER_ROUND):
         started = time.perf_counter()

@@ -3,9 +3,16 @@ torch module.
 
 Layout (CONVENTIONS.md): a = x @ Wx + h @ Wh + b of shape (N, 4H), split in the order
 i, f, g, o; c' = f * c + i * g, h' = o * tanh(c'). Step cache
-``(x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)``; sequence cache the list of step caches.
+``(x, prev_h, prev_c, Wx, Wh, t, gates, next_c, tanh_c)`` with ``gates`` the (N, 4H) block of
+i, f, g, o and ``t`` its tanh before rescaling (below); sequence cache the list of step caches.
+
+These are also the NumPy side of ``make bench``, so the per-step loop works on whole
+(N, 4H) blocks: each NumPy call on a small array costs microseconds of overhead, and the
+loop makes a few dozen of them per step.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -18,37 +25,54 @@ def sigmoid(a):
     return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _gates(a, prev_c):
-    # One tanh over all four blocks: sigmoid(a) = (1 + tanh(a / 2)) / 2 for i, f and o, and
-    # tanh(a) for g. It is exact algebra, stable for any a, and a third of the passes over
-    # memory of three sigmoids and a tanh, which matters in the per-step loop.
-    H = a.shape[1] // 4
-    scale = np.full(4 * H, 0.5, dtype=a.dtype)
+@functools.lru_cache(maxsize=16)
+def _gate_constants(H: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, offset, scale**2) over the four blocks: 1/2, 1/2, 1/4 for i, f, o and 1, 0, 1 for g.
+
+    sigmoid(a) = tanh(a / 2) / 2 + 1/2, so one tanh gives all four gates:
+    gates = tanh(a * scale) * scale + offset, and d gates / d a = (1 - t**2) * scale**2."""
+    scale = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
+    offset = np.where(scale == 1.0, 0.0, 0.5).astype(dtype)
+    for array in (scale, offset):
+        array.flags.writeable = False
+    squared = scale * scale
+    squared.flags.writeable = False
+    return scale, offset, squared
+
+
+def _step(a, x, prev_h, prev_c, Wx, Wh):
+    """The cell from its pre-activation a (N, 4H) -> next_h, next_c, step cache."""
+    H = prev_c.shape[1]
+    scale, offset, _ = _gate_constants(H, a.dtype)
     t = np.tanh(a * scale)
-    i, f, o = 0.5 * t[:, :H] + 0.5, 0.5 * t[:, H:2 * H] + 0.5, 0.5 * t[:, 3 * H:] + 0.5
-    g = t[:, 2 * H:3 * H]
-    next_c = f * prev_c + i * g
-    return i, f, g, o, next_c
+    gates = t * scale + offset
+    next_c = gates[:, H:2 * H] * prev_c + gates[:, :H] * gates[:, 2 * H:3 * H]
+    tanh_c = np.tanh(next_c)
+    next_h = gates[:, 3 * H:] * tanh_c
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, t, gates, next_c, tanh_c)
+
+
+def _gate_gradient(dnext_h, dnext_c, cache):
+    """-> da (N, 4H), the gradient of the pre-activation, and dprev_c (N, H)."""
+    _, _, prev_c, _, _, t, gates, _, tanh_c = cache
+    H = prev_c.shape[1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    dc = dnext_c + dnext_h * o * (1.0 - tanh_c * tanh_c)
+    dgates = np.concatenate([dc * g, dc * prev_c, dc * i, dnext_h * tanh_c], axis=1)
+    da = dgates * (1.0 - t * t) * _gate_constants(H, t.dtype)[2]
+    return da, dc * f
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     """x (N, D), prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) -> next_h, next_c, cache."""
-    a = x @ Wx + prev_h @ Wh + b  # one fused matmul per input for the four gates
-    i, f, g, o, next_c = _gates(a, prev_c)
-    next_h = o * np.tanh(next_c)
-    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
+    return _step(x @ Wx + prev_h @ Wh + b, x, prev_h, prev_c, Wx, Wh)  # one fused matmul per input
 
 
 def lstm_step_backward(dnext_h, dnext_c, cache):
     """-> dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)."""
-    x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c = cache
-    tanh_c = np.tanh(next_c)
-    do = dnext_h * tanh_c
-    dc = dnext_c + dnext_h * o * (1.0 - tanh_c**2)
-    di, df, dg = dc * g, dc * prev_c, dc * i
-    dprev_c = dc * f
-    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], axis=1)
+    x, prev_h, _, Wx, Wh = cache[:5]
+    da, dprev_c = _gate_gradient(dnext_h, dnext_c, cache)
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
@@ -60,11 +84,9 @@ def lstm_forward(x, h0, Wx, Wh, b):
     h = np.zeros((N, T, H), dtype=x.dtype)  # x's dtype: float32 stays float32
     prev_h, prev_c, cache = h0, np.zeros((N, H), dtype=x.dtype), []
     for t in range(T):
-        i, f, g, o, next_c = _gates(projected[:, t] + prev_h @ Wh, prev_c)
-        next_h = o * np.tanh(next_c)
-        cache.append((x[:, t], prev_h, prev_c, Wx, Wh, i, f, g, o, next_c))
-        h[:, t] = next_h
-        prev_h, prev_c = next_h, next_c
+        prev_h, prev_c, step_cache = _step(projected[:, t] + prev_h @ Wh, x[:, t], prev_h, prev_c, Wx, Wh)
+        cache.append(step_cache)
+        h[:, t] = prev_h
     return h, cache
 
 
@@ -80,15 +102,8 @@ def lstm_backward(dh, cache):
     dprev_h, dprev_c = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
     Wh = cache[0][4]
     for t in reversed(range(T)):
-        _, prev_h, prev_c, _, _, i, f, g, o, next_c = cache[t]
-        dnext_h = dh[:, t] + dprev_h
-        tanh_c = np.tanh(next_c)
-        dc = dprev_c + dnext_h * o * (1.0 - tanh_c**2)
-        da[:, t, :H] = dc * g * i * (1 - i)
-        da[:, t, H:2 * H] = dc * prev_c * f * (1 - f)
-        da[:, t, 2 * H:3 * H] = dc * i * (1 - g**2)
-        da[:, t, 3 * H:] = dnext_h * tanh_c * o * (1 - o)
-        dprev_h, dprev_c = da[:, t] @ Wh.T, dc * f
+        da[:, t], dprev_c = _gate_gradient(dh[:, t] + dprev_h, dprev_c, cache[t])
+        dprev_h = da[:, t] @ Wh.T
     x = np.stack([step[0] for step in cache], axis=1)          # (N, T, D)
     prev_h = np.stack([step[1] for step in cache], axis=1)     # (N, T, H)
     D = x.shape[2]
