@@ -30,7 +30,7 @@ from autograder import COURSE_ROOT
 
 __all__ = [
     "DATA_DIR", "DatasetError", "IntentData", "TimeSeries", "CharVocab",
-    "load_alice", "load_banking77", "load_seattle_weather", "load_co2", "load_names",
+    "load_alice", "load_banking77", "load_seattle_weather", "load_co2", "load_names", "pack_lines",
 ]
 
 #: Where the committed files and manifest.json live. Read at every call (not bound at
@@ -118,6 +118,19 @@ def load_alice() -> str:
     148,476 characters, "\\n" line endings, ASCII only; quotations use the apostrophe.
     """
     return _read_text("alice.txt")
+
+
+def pack_lines(text: str, max_chars: int) -> list[str]:
+    """Lesson 07's passages: consecutive whole lines of ``text`` (newlines kept), joined while
+    a passage has at most ``max_chars`` characters. A longer line is a passage of its own,
+    so no line is ever cut in the middle."""
+    passages, current = [], ""
+    for line in text.splitlines(keepends=True):
+        if current and len(current) + len(line) > max_chars:
+            passages.append(current)
+            current = ""
+        current += line
+    return passages + [current] if current else passages
 
 
 def load_names() -> list[str]:

@@ -18,22 +18,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.datasets import CharVocab, load_alice  # noqa: E402
+from autograder.datasets import CharVocab, load_alice, pack_lines  # noqa: E402
+from autograder.checks.torch_oracle import devices as every_device  # noqa: E402
 from autograder.device import describe  # noqa: E402
 from autograder.reference import text_generation as ref  # noqa: E402
 
 EMBED, HIDDEN, BATCH, SEQ_LEN, FULL_RUN_EPOCHS = 32, 256, 32, 200, 100
-
-
-def pack_lines(text: str, max_chars: int) -> list[str]:
-    """The notebook's passages: consecutive whole lines, at most max_chars characters each."""
-    passages, current = [], ""
-    for line in text.splitlines(keepends=True):
-        if current and len(current) + len(line) > max_chars:
-            passages.append(current)
-            current = ""
-        current += line
-    return passages + [current] if current else passages
 
 
 def training_rows():
@@ -68,7 +58,7 @@ def epoch_seconds(device: torch.device, epochs: int) -> list[float]:
 
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = [torch.device(name) for name in every_device()]
     print(f"{'device':<32} {'s / epoch (median)':>18} {f'{FULL_RUN_EPOCHS} epochs (min)':>16}")
     for device in devices:
         seconds = statistics.median(epoch_seconds(device, epochs))

@@ -358,3 +358,15 @@ def test_build_reproduces_the_committed_files(tmp_path):
     assert {p.name for p in out.iterdir()} == set(MANIFEST["files"]) | {"manifest.json"}
     for filename in sorted(MANIFEST["files"]) + ["manifest.json"]:
         assert (out / filename).read_bytes() == (DATA_DIR / filename).read_bytes(), filename
+
+
+def test_pack_lines_keeps_whole_lines_within_the_limit():
+    from autograder.datasets import pack_lines
+
+    text = "ab\ncd\nlong line here\nx\n"
+    passages = pack_lines(text, 6)
+    assert "".join(passages) == text, "nothing lost, nothing reordered"
+    assert passages == ["ab\ncd\n", "long line here\n", "x\n"]  # a longer line stands alone, uncut
+    assert all(len(p) <= 6 or p.count("\n") == 1 for p in passages)
+    book = datasets.load_alice()
+    assert all(len(p) <= 201 for p in pack_lines(book, 201) if p.count("\n") > 1)

@@ -14,15 +14,9 @@ import numpy as np
 
 from .core import CheckFailed, Report, approximate_floor, call_student, compare_gradients, linspace_array
 from .gradients import centred_difference
-from .torch_oracle import devices, forward_backward, gradient_oracles
+from .torch_oracle import devices, forward_backward, gradient_oracles, torch_module as _torch
 
 PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
-
-
-def _torch():
-    import torch
-
-    return torch
 
 
 def _np_step(x, prev_h, Wx, Wh, b):

@@ -12,13 +12,7 @@ import numpy as np
 
 from .core import CheckFailed, Report, approximate_floor, call_student, check_unchanged, linspace_array
 from .gradients import centred_difference
-from .torch_oracle import devices, forward_backward
-
-
-def _torch():
-    import torch
-
-    return torch
+from .torch_oracle import devices, forward_backward, torch_module as _torch
 
 
 # --------------------------------------------------------------------------- affine

@@ -14,13 +14,7 @@ import numpy as np
 
 from ..torch_layout import load_into
 from .core import CheckFailed, Report, call_student, compare_gradients, linspace_array
-from .torch_oracle import devices, forward_backward, gradient_oracles
-
-
-def _torch():
-    import torch
-
-    return torch
+from .torch_oracle import devices, forward_backward, gradient_oracles, torch_module as _torch
 
 
 def _sig(a):

@@ -12,13 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import CheckFailed, Report, call_student, linspace_array
-from .torch_oracle import devices, forward_backward
-
-
-def _torch():
-    import torch
-
-    return torch
+from .torch_oracle import devices, forward_backward, torch_module as _torch
 
 
 def _sigmoid(x):

@@ -12,12 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import CheckFailed, Report, call_student, linspace_array
-
-
-def _torch():
-    import torch
-
-    return torch
+from .torch_oracle import torch_module as _torch
 
 
 def _require_dtype(report: Report, quantity: str, value, kind: str, what: str, hint: str) -> None:

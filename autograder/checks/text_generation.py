@@ -23,7 +23,7 @@ import string
 import numpy as np
 
 from .core import CheckFailed, Report, call_student, linspace_array
-from .torch_oracle import devices
+from .torch_oracle import devices, torch_module as _torch
 
 PUNCTUATION = frozenset(string.punctuation)
 DROPOUT = 0.1
@@ -32,12 +32,6 @@ LAYER_NAMES = {0: "other", 1: "Embedding", 2: "Dropout", 3: "LSTM", 4: "Linear"}
 EXPECTED_ORDER = [1, 2, 3, 4]
 #: A temperature so small that sampling must pick the most likely character every time.
 GREEDY_TEMPERATURE = 1e-3
-
-
-def _torch():
-    import torch
-
-    return torch
 
 
 def _text(codes) -> str:

@@ -10,6 +10,14 @@ from typing import Callable, Mapping
 import numpy as np
 
 
+def torch_module():
+    """torch, imported on first use: importing a check module stays cheap, and a check
+    that needs no torch never loads it."""
+    import torch
+
+    return torch
+
+
 def devices() -> list[str]:
     """'cpu', plus 'cuda' when a CUDA GPU is usable."""
     import torch
