@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 LAB_ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install lab test lessons check-lessons datasets bench clean
+.PHONY: help install lab test lessons check-lessons datasets bench gpu-check clean
 
 help:
 	@echo "make lab      install (first time) and open JupyterLab on lessons/"
@@ -23,6 +23,7 @@ help:
 	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
 	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading 20 submissions (1 and 2 workers, sandbox on/off)"
 	@echo "make datasets rebuild datasets/ from their source packages"
+	@echo "make gpu-check  on a CUDA machine: every CUDA test, every lesson's checks on CUDA, lessons 06-07 on the GPU (one table)"
 
 install: $(STAMP)
 
@@ -60,6 +61,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/recurrent_layers.py
 	$(BIN)/python benchmarks/text_generation_training.py
 	$(BIN)/python benchmarks/grading.py
+
+gpu-check: $(STAMP)
+	$(BIN)/python tools/gpu_check.py
 
 datasets: $(STAMP)
 	$(BIN)/python datasets/build.py

@@ -1,11 +1,23 @@
 """Where the course's torch models run: the one place that chooses.
 
-CUDA when a GPU is usable, the CPU otherwise. ``AUTOGRADER_DEVICE=cpu`` (or ``cuda``)
-overrides the choice, e.g. to time the same notebook on both.
+An NVIDIA GPU (CUDA) when one is usable, else an Apple GPU (MPS, on Apple silicon), else
+the CPU. ``AUTOGRADER_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) overrides the choice,
+e.g. to time the same notebook on two devices.
+
+The checks' float64 oracles are another matter: MPS has no float64, so
+``autograder.checks.torch_oracle`` compares on the CPU and on CUDA only.
 """
 from __future__ import annotations
 
 import os
+
+
+def mps_available() -> bool:
+    """True when torch can use an Apple GPU through Metal (never on Linux)."""
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def torch_device():
@@ -14,17 +26,27 @@ def torch_device():
 
     wanted = os.environ.get("AUTOGRADER_DEVICE", "").strip().lower()
     if wanted:
-        if wanted.startswith("cuda") and not torch.cuda.is_available():
+        kind = wanted.split(":", 1)[0]
+        if kind == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"AUTOGRADER_DEVICE={wanted} but torch sees no CUDA GPU")
+        if kind == "mps" and not mps_available():
+            raise RuntimeError(f"AUTOGRADER_DEVICE={wanted} but torch sees no Apple GPU (MPS)")
         return torch.device(wanted)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def describe(device=None) -> str:
-    """A line naming the device, for a notebook's first output (e.g. 'cpu (2 threads)')."""
+    """A line naming the device, for a notebook's first output, e.g. 'cpu (2 threads)',
+    'cuda (NVIDIA H200)' or 'mps (Apple GPU)'."""
     import torch
 
-    device = device or torch_device()
+    device = torch.device(device) if device is not None else torch_device()
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
     return f"cpu ({torch.get_num_threads()} threads)"

@@ -34,3 +34,14 @@ def scratch_course(tmp_path: Path) -> Path:
 def venv_environment() -> dict[str, str]:
     """The environment for subprocesses that run nbgrader (alembic must be on PATH)."""
     return nbgrader_env()
+
+
+def pytest_collection_modifyitems(items):
+    """A test that skips for want of a GPU ("no CUDA GPU ...") is a CUDA test: mark it
+    `cuda`, so that `make gpu-check` (pytest -m cuda) runs every one of them."""
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            continue
+        reasons = [str(mark.kwargs.get("reason", "")) for mark in item.iter_markers("skipif")]
+        if any("no CUDA GPU" in reason for reason in reasons):
+            item.add_marker(pytest.mark.cuda)
