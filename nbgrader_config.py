@@ -41,3 +41,14 @@ c.OverwriteCells.add_missing_cells = True
 # Per-cell limit while validating and autograding. Training cells shrink under
 # NBGRADER_EXECUTION, so no cell needs more than a few seconds.
 c.Execute.timeout = 120
+
+# Nothing a student wrote may run where anyone looks at it (autograder/safe_html.py).
+# Every HTML page nbgrader makes of a submission (feedback files, the formgrader's
+# submission view) is sanitised: outputs by nbconvert's sanitiser with an allow-list
+# for notebooks (script-capable outputs removed), Markdown once it is rendered (the
+# renderer itself makes `javascript:` links). Feedback files also carry a policy
+# that forbids script, for when they are opened from disk; the server adds its own
+# (`make lab` loads autograder.safe_html as a server extension).
+c.HTMLExporter.preprocessors = ["autograder.safe_html.SanitizeSubmissionHTML"]
+c.HTMLExporter.filters = {"markdown2html": "autograder.safe_html.SanitizedMarkdown"}
+c.GenerateFeedback.exporter_class = "autograder.safe_html.NoScriptHTMLExporter"

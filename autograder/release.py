@@ -3,12 +3,15 @@
 It holds the generated lessons, the datasets, the student-facing helpers (the visible
 checks, the probe that records hidden checks, the loaders) and the set-up files. It leaves
 out solutions/, the NumPy references, the hidden checks, the grading code and the tests;
-``verify_release`` then proves that no solution code and no hidden test made it in.
+``verify_release`` then proves that no solution code and no hidden test made it in, and
+runs the leak scan on the bundle: no callable it offers passes a graded function's check.
 """
 from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -19,7 +22,8 @@ from . import COURSE_ROOT
 INCLUDE = ["lessons", "datasets", "autograder", "README.md", "environment.yml", "pyproject.toml",
            "Makefile", "nbgrader_config.py", "tools"]
 #: Inside autograder/: what answers or grades (instructor side only).
-EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "selfcheck.py", "release.py", "build.py", "sandbox.py"]
+EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "selfcheck.py", "release.py", "build.py", "sandbox.py",
+                   "leak_scan.py"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
 
 #: Markers of nbgrader's solution and hidden-test regions, and imports of the instructor's modules.
@@ -30,6 +34,13 @@ WINDOW = 3
 
 def make_release(out: Path, upto: str | None = None) -> Path:
     """Write and verify the bundle; ``upto`` keeps only the lessons up to that one."""
+    out = write_bundle(out, upto)
+    verify_release(out)
+    return out
+
+
+def write_bundle(out: Path, upto: str | None = None) -> Path:
+    """Write the bundle without verifying it (the leak scan's tests scan such a bundle)."""
     out = Path(out).resolve()
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"{out} exists and is not empty")
@@ -51,7 +62,6 @@ def make_release(out: Path, upto: str | None = None) -> Path:
             if lesson > upto:
                 shutil.rmtree(out / "lessons" / lesson)
     _student_entry_point(out)
-    verify_release(out)
     return out
 
 
@@ -116,5 +126,30 @@ def verify_release(out: Path) -> None:
         copied = [tuple(lines[i:i + n]) for n in sizes for i in range(len(lines) - n + 1) if tuple(lines[i:i + n]) in forbidden]
         if copied:
             problems.append(f"{path.relative_to(out)} contains solution code: {' / '.join(copied[0])!r}")
+    if not problems:
+        output, leaks = leak_scan(out)
+        print(output, end="", flush=True)
+        problems += leaks
     if problems:
         raise SystemExit("the student bundle is not clean:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def leak_scan(out: Path, lessons: list[str] | None = None) -> tuple[str, list[str]]:
+    """Run the leak scan (``autograder/leak_scan.py``) on the bundle at ``out``: in a
+    separate interpreter whose ``autograder`` is the bundle's, every callable the bundle
+    offers is tried in each graded function's visible check (of ``lessons``, default all).
+    Returns what it printed (what it tried) and the problems: each leak, or why it failed."""
+    scanner = Path(__file__).with_name("leak_scan.py")
+    result = subprocess.run(
+        [sys.executable, str(scanner), "--root", str(out), "--solutions", str(COURSE_ROOT / "solutions"), *(lessons or [])],
+        cwd=out, capture_output=True, text=True,
+    )
+    if result.returncode not in (0, 1):
+        last = (result.stderr.strip().splitlines() or [""])[-1][:300]
+        return result.stdout, [f"the leak scan did not finish (exit {result.returncode}): {last}"]
+    lines = result.stdout.splitlines()
+    problems = [f"leak: {line.strip()}" for line in lines if "LEAK:" in line]
+    problems += [line.strip().removeprefix("set-up: ") for line in lines if "does not pass the visible check" in line]
+    if result.returncode == 1 and not problems:
+        problems.append("the leak scan failed: " + (result.stdout.strip().splitlines() or [""])[-1])
+    return result.stdout, problems

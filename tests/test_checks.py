@@ -116,3 +116,100 @@ def test_call_student_shields_inputs_and_silences_numpy_warnings(recwarn):
     result = call_student(clobber, x)
     assert np.array_equal(x, np.ones(3)) and np.isinf(result).all()
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_one_mistake_gives_one_fail_line_not_one_per_oracle(capsys):
+    report = Report("f")
+    for oracle in ("torch cpu", "torch cuda", "reference"):
+        report.compare("dW", np.zeros(3), np.ones(3), oracle=oracle, hint="look at dW")
+    report.compare("db", np.ones(2), np.ones(2), oracle="torch cpu")
+    with pytest.raises(CheckFailed) as failure:
+        report.finish()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[1] for line in lines] == ["dW", "db"]
+    assert str(failure.value).count("dW:") == 1 and "look at dW" in str(failure.value)
+
+
+def test_hidden_style_report_keeps_one_failing_line_per_quantity(capsys):
+    report = Report("f", aggregate=True)
+    for oracle in ("torch cpu", "reference"):
+        report.compare("out", np.zeros(2), np.ones(2), oracle=oracle)
+        report.compare("cache", np.ones(2), np.ones(2), oracle=oracle)
+    with pytest.raises(CheckFailed):
+        report.finish()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sum("FAIL" in line for line in lines) == 1 and sum(" OK" in line for line in lines) == 2
+
+
+def test_the_traceback_a_learner_sees_is_the_message():
+    error = CheckFailed("f: dW: wrong values -> look at dW")
+    assert error._render_traceback_() == ["CheckFailed: f: dW: wrong values -> look at dW"]
+
+
+def test_an_overflow_hint_fires_only_for_a_nan_or_an_inf():
+    report = Report("f", quiet=True)
+    wrong = report.compare("loss", np.array(2.0), np.array(1.0), oracle="o", hint="values", nonfinite_hint="overflow")
+    overflowed = report.compare("loss", np.array(np.nan), np.array(1.0), oracle="o", hint="values", nonfinite_hint="overflow")
+    assert wrong.hint == "values" and overflowed.hint == "overflow"
+
+
+def test_a_stated_dtype_decides_whatever_the_rounding():
+    expected = np.linspace(0.1, 1.0, 7)
+    report = Report("f", quiet=True)
+    exact_float32 = report.compare("out", np.float32(1.0) * np.ones(1, dtype=np.float32), np.ones(1), oracle="o", dtype=np.float64)
+    rounded_float32 = report.compare("out", expected.astype(np.float32), expected, oracle="o", dtype=np.float64)
+    assert "dtype float32, expected float64" in exact_float32.problem and "float64" in exact_float32.hint
+    assert "dtype float32" in rounded_float32.problem
+    assert report.compare("loss", 1.0, np.array(1.0), oracle="o", dtype=np.float64).ok  # a Python float is float64
+
+
+def test_call_unchanged_passes_the_real_arrays_and_reports_in_place_changes(capsys):
+    from autograder.checks.core import call_unchanged
+
+    x, W = np.ones(3), np.ones(3)
+    seen = []
+
+    def scale_in_place(x, W):
+        seen.append(x)
+        x *= 2
+        return x
+
+    report = Report("f")
+    result = call_unchanged(report, scale_in_place, x, W, argument_names=("x", "W"))
+    assert seen[0] is x  # the very array, not a copy
+    assert np.array_equal(x, np.ones(3)) and np.array_equal(result, 2 * np.ones(3))  # x restored, the result kept
+    assert [line.quantity for line in report.failures] == ["x"] and "in-place" in report.failures[0].hint
+
+
+def test_a_backward_must_give_the_same_result_twice_on_one_cache():
+    from autograder.checks.core import call_backward_twice
+
+    def consumes_cache(dout, cache):
+        cache **= 2
+        return dout * (1 - cache)
+
+    report = Report("f", quiet=True)
+    call_backward_twice(report, consumes_cache, np.ones(2), np.array([0.5, -0.5]), argument_names=("dout", "cache"))
+    assert {line.quantity for line in report.failures} == {"cache"}
+    report = Report("f", quiet=True)
+    call_backward_twice(report, lambda dout, cache: dout * (1 - cache**2), np.ones(2), np.array([0.5, 0.1]),
+                        argument_names=("dout", "cache"))
+    assert not report.failures
+
+
+def test_a_function_promised_a_new_object_must_return_one():
+    from autograder.checks.core import require_new_object
+
+    x = np.ones(3)
+    report = Report("f", quiet=True)
+    assert not require_new_object(report, "out", x[:2], x).ok
+    assert require_new_object(report, "out", x.copy(), x).ok
+
+
+def test_the_centred_difference_oracle_is_no_drop_in_for_numerical_gradient():
+    """Lesson 01 asks for numerical_gradient(f, x, dout, h): the oracle takes its step by keyword only."""
+    x = np.linspace(0.1, 1.0, 4)
+    with pytest.raises(TypeError):
+        centred_difference(lambda v: v**3, x, np.ones(4), 1e-2)
+    step = centred_difference(lambda v: v**3, x, np.ones(4), h=1e-2)
+    assert rel_error(step, 3 * x**2 + 1e-4) < 1e-9

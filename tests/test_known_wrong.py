@@ -38,18 +38,28 @@ def _iter_cases(kind: str):
 HIDDEN_SEEDS = (0, 1, 2, 3)
 
 
-def _caught(check, functions, **kwargs) -> bool:
+def _failure(check, functions, **kwargs) -> str | None:
+    """The failure message when the check rejects the functions, else None."""
     try:
         check(*functions, **kwargs)
-    except Exception:  # an AssertionError from the check, or the learner's code crashing
-        return True
-    return False
+    except Exception as error:  # an AssertionError from the check, or the learner's code crashing
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _caught(check, functions, **kwargs) -> bool:
+    return _failure(check, functions, **kwargs) is not None
+
+
+def _hidden_failures(check, functions) -> list[str]:
+    messages = [_failure(check, functions, seed=seed) for seed in HIDDEN_SEEDS]
+    caught_at = [seed for seed, message in zip(HIDDEN_SEEDS, messages) if message is not None]
+    assert caught_at in ([], list(HIDDEN_SEEDS)), f"the hidden check catches it at seeds {caught_at} of {HIDDEN_SEEDS} only"
+    return [m for m in messages if m is not None]
 
 
 def _caught_by_hidden(check, functions) -> bool:
-    caught_at = [seed for seed in HIDDEN_SEEDS if _caught(check, functions, seed=seed)]
-    assert caught_at in ([], list(HIDDEN_SEEDS)), f"the hidden check catches it at seeds {caught_at} of {HIDDEN_SEEDS} only"
-    return bool(caught_at)
+    return bool(_hidden_failures(check, functions))
 
 
 @pytest.mark.parametrize("lesson, function", _cases("functions"))
@@ -82,8 +92,14 @@ def test_at_least_three_variants(lesson, function):
 @pytest.mark.parametrize("lesson, function, wrong", _cases("variants"))
 def test_known_wrong_variant_is_caught(lesson, function, wrong, capsys):
     visible, hidden = _checks(lesson)
-    caught_by = {"visible"} if _caught(getattr(visible, function), wrong.functions) else set()
-    if _caught_by_hidden(getattr(hidden, function), wrong.functions):
+    visible_failure = _failure(getattr(visible, function), wrong.functions)
+    hidden_failures = _hidden_failures(getattr(hidden, function), wrong.functions)
+    caught_by = {"visible"} if visible_failure is not None else set()
+    if hidden_failures:
         caught_by.add("hidden")
     assert caught_by, f"{function}: {wrong.mistake} passes every check"
     assert caught_by == set(wrong.caught_by), f"{function}: {wrong.mistake} caught by {caught_by}, listed as {set(wrong.caught_by)}"
+    # Named rightly: the first check that catches it says what the mistake is, at every seed.
+    messages = [visible_failure] if visible_failure is not None else hidden_failures
+    for message in messages:
+        assert wrong.hint in message, f"{function}: {wrong.mistake}: the failure does not name it ({wrong.hint!r} not in {message!r})"

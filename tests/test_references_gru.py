@@ -65,3 +65,16 @@ def test_gru_forward_is_the_step_unrolled():
     for t in range(4):
         prev, _ = ref.gru_step_forward(x[:, t], prev, *W)
         np.testing.assert_array_equal(h[:, t], prev)
+
+
+def test_step_cache_has_the_documented_layout():
+    # (x, prev_h, Wx, Wh, r, z, n, hn) with hn = prev_h Wh_n + bh_n: the layout gru_step_forward's docstring states.
+    rng = np.random.default_rng(11)
+    x, h, W = rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), _weights(rng, 3, 4)
+    Wx, Wh, bx, bh = W
+    _, cache = ref.gru_step_forward(x, h, *W)
+    xp, hp = torch.tensor(x @ Wx + bx), torch.tensor(h @ Wh + bh)
+    r, z = torch.sigmoid(xp[:, :4] + hp[:, :4]), torch.sigmoid(xp[:, 4:8] + hp[:, 4:8])
+    n = torch.tanh(xp[:, 8:] + r * hp[:, 8:])
+    for ours, theirs in zip(cache, (x, h, Wx, Wh, r, z, n, hp[:, 8:]), strict=True):
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-12, atol=1e-15)

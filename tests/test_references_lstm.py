@@ -72,3 +72,20 @@ def test_module_matches_step():
     expected = ref.lstm_step_forward(x, h, c, Wx, Wh, b)
     np.testing.assert_allclose(next_h, expected[0], rtol=1e-12)
     np.testing.assert_allclose(next_c, expected[1], rtol=1e-12)
+
+
+def test_step_cache_has_the_documented_layout():
+    # (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c): the layout lstm_step_forward's docstring states,
+    # which the checks verify field by field and the known-wrong step backwards unpack.
+    rng = np.random.default_rng(11)
+    x, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    Wx, Wh, b = _weights(rng, 3, 4)
+    _, next_c, cache = ref.lstm_step_forward(x, h, c, Wx, Wh, b)
+    a = torch.tensor(x @ Wx + h @ Wh + b)
+    ai, af, ag, ao = a.chunk(4, dim=1)
+    expected = (x, h, c, Wx, Wh, torch.sigmoid(ai), torch.sigmoid(af), torch.tanh(ag), torch.sigmoid(ao), next_c)
+    assert len(cache) == len(expected)
+    for ours, theirs in zip(cache, expected):
+        np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-12, atol=1e-15)
+    _, sequence_cache = ref.lstm_forward(x[:, None], h, Wx, Wh, b)
+    assert all(len(step) == len(expected) for step in sequence_cache)

@@ -40,6 +40,20 @@ def test_notebook_adapters_equal_the_reference_adapters(adapters):
                                   ref.intent_adapter(ref.IntentClassifier)(state, tokens, lengths))
     state, x = forecaster_state(rng, 2, 3, 2), rng.normal(size=(4, 5, 2))
     np.testing.assert_array_equal(adapters["forecaster_forward"](state, x), ref.forecaster_adapter(ref.Forecaster)(state, x))
+    W, b, x, y = rng.normal(size=(3, 4)), rng.normal(size=3), rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    for settings in ({}, dict(dropout=0.5, offset=rng.normal(size=(6, 3)), loss="multi_margin_loss", seed=3)):
+        for mine, theirs in zip(adapters["train_step_run"](W, b, x, y, 0.3, 3, **settings),
+                                ref.train_step_adapter(ref.train_step)(W, b, x, y, 0.3, 3, **settings)):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_given_cells_hold_no_masked_mean_or_single_text_generator():
+    """Lesson 06's given code must not answer lesson 07's masked_cross_entropy or generate: its name
+    model's loss is PyTorch's cross_entropy with ignore_index, and it samples names in a batch."""
+    given = "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                      if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution"))
+    assert "def masked_cross_entropy" not in given and "mask.sum()" not in given
+    assert "ignore_index=NAME_PAD" in given and "def sample_names(model, temperature, count" in given
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")

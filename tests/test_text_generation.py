@@ -3,11 +3,34 @@ from __future__ import annotations
 
 import string
 
+import nbformat
 import numpy as np
 import torch
 
+from autograder import COURSE_ROOT
+from autograder.checks import text_generation as check
 from autograder.datasets import CharVocab, load_alice
 from autograder.reference import text_generation as ref
+
+NOTEBOOK = COURSE_ROOT / "solutions" / "07_text_generation" / "text_generation.ipynb"
+
+
+def test_notebook_adapters_equal_the_reference_adapters():
+    cells = {c.id: c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells}
+    namespace = {"np": np, "torch": torch, "string": string, "check": check, "CharVocab": CharVocab,
+                 "CharLSTM": ref.CharLSTM, "generate": ref.generate, "remove_punctuation": ref.remove_punctuation}
+    for cell_id in ("remove_punctuation_adapter", "char_lstm_adapter", "generate_adapter"):
+        exec(cells[cell_id], namespace)  # noqa: S102  (our own locked cells)
+    x = check.model_inputs(None, 3, 8, 5)
+    for mine, theirs in zip(namespace["char_lstm_forward"](x, 5, 4, 3, 0), ref.char_lstm_forward_reference(x, 5, 4, 3, 0)):
+        np.testing.assert_array_equal(mine, theirs)
+    W, seed_text = check.toy_logits(None, 5, 2.0), np.array([0, 3])
+    for mine, theirs in zip(namespace["generate_indices"](W, seed_text, 40, 0.7, 3),
+                            ref.generate_adapter(ref.generate)(W, seed_text, 40, 0.7, 3)):
+        np.testing.assert_array_equal(mine, theirs)
+    codes = np.array([ord(c) for c in "a, b!\tc"])
+    np.testing.assert_array_equal(namespace["remove_punctuation_codes"](codes),
+                                  ref.remove_punctuation_adapter(ref.remove_punctuation)(codes))
 
 
 def test_punctuation_free_alice_has_letters_digits_space_and_newline_only():

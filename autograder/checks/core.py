@@ -88,7 +88,13 @@ class CheckFailed(AssertionError):
     """Raised by a check when at least one quantity is wrong.
 
     It is an AssertionError, which is what nbgrader (and a learner) expect from a test.
+    IPython renders an exception through its ``_render_traceback_`` when it has one, in
+    every traceback mode (``__tracebackhide__`` is honoured by some modes only), so the
+    learner sees the message and no frames of the checks' own code.
     """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class Report:
@@ -118,12 +124,18 @@ class Report:
         hint: str = "",
         suspects: Mapping[str, object] | None = None,
         floor: float = 1e-8,
+        nonfinite_hint: str = "",
+        dtype=None,
     ) -> Line:
         """Compare one quantity and print its line.
 
         ``suspects`` maps a hint to the value a known mistake would produce: when the
         learner's answer matches one of them, that specific hint replaces ``hint``.
         ``floor`` is rel_error's; see ``approximate_floor`` for approximate oracles.
+        ``nonfinite_hint`` replaces ``hint`` only when the learner's value holds a nan or
+        an inf (an overflow hint must not fire for values that are merely wrong).
+        ``dtype`` (e.g. np.float64), when the docstring promises one: another dtype fails
+        whatever the values (float32 is off by ~1e-7, which a tolerance would judge by luck).
         """
         problem, error = describe_mismatch(actual, expected, tol, floor)
         if problem and suspects:
@@ -131,6 +143,15 @@ class Report:
                 if _matches(actual, wrong_value, tol, floor):
                     hint = suspect_hint
                     break
+        if problem and nonfinite_hint and has_nonfinite(actual):
+            hint = nonfinite_hint
+        # A dtype slip decides the verdict unless the values are wrong by far more than
+        # float32's rounding (then the bigger mistake is the one to name).
+        if dtype is not None and (not problem or (np.isfinite(error) and error < 1e-4)):
+            got = _dtype_of(actual)
+            if got is not None and got != np.dtype(dtype):
+                problem = f"dtype {got}, expected {np.dtype(dtype)}"
+                hint = DTYPE_HINT
         line = Line(self.function, quantity, oracle, error, tol, problem, hint if problem else "")
         return self._add(line)
 
@@ -140,20 +161,31 @@ class Report:
         return self._add(line)
 
     def _add(self, line: Line) -> Line:
+        # One mistake, one line: a quantity that already failed against one oracle is not
+        # printed again for the next oracle (device, reference); it is still recorded.
+        repeated = not line.ok and any(not seen.ok and seen.quantity == line.quantity for seen in self.lines)
         self.lines.append(line)
-        if not (self.aggregate or self.quiet):
+        if not (self.aggregate or self.quiet or repeated):
             print(line.format(), flush=True)
         return line
 
     def worst_lines(self) -> list[Line]:
-        """One line per (quantity, oracle): a failing one if any, else the largest error."""
+        """One line per (quantity, oracle): a failing one if any, else the largest error.
+        A quantity that fails keeps only its first failing oracle's line."""
         worst: dict[tuple[str, str], Line] = {}
         for line in self.lines:
             key = (line.quantity, line.oracle)
             current = worst.get(key)
             if current is None or _severity(line) > _severity(current):
                 worst[key] = line
-        return list(worst.values())
+        kept, failed = [], set()
+        for line in worst.values():
+            if not line.ok:
+                if line.quantity in failed:
+                    continue
+                failed.add(line.quantity)
+            kept.append(line)
+        return kept
 
     @property
     def failures(self) -> list[Line]:
@@ -178,13 +210,42 @@ class Report:
         if self.aggregate:
             for text in self.summary():
                 print(text, flush=True)
-        failures = [line for line in (self.worst_lines() if self.aggregate else self.lines) if not line.ok]
+        failures = _first_per_quantity(
+            [line for line in (self.worst_lines() if self.aggregate else self.lines) if not line.ok]
+        )
         if failures:
             details = "; ".join(
                 f"{line.quantity}: {line.problem}" + (f" -> {line.hint}" if line.hint else "")
                 for line in failures
             )
-            raise CheckFailed(f"{self.function}: {details}")
+            raise CheckFailed(f"{self.function}: {details}") from None
+
+
+def _first_per_quantity(lines: list[Line]) -> list[Line]:
+    seen, kept = set(), []
+    for line in lines:
+        if line.quantity not in seen:
+            seen.add(line.quantity)
+            kept.append(line)
+    return kept
+
+
+DTYPE_HINT = "keep float64 throughout: a float32 array or tensor anywhere rounds every result to ~1e-7"
+
+
+def _dtype_of(value):
+    """The dtype of an array or NumPy scalar; a Python float counts as float64; None otherwise."""
+    if isinstance(value, float):
+        return np.dtype(np.float64)
+    return getattr(value, "dtype", None) if isinstance(value, (np.ndarray, np.generic)) else None
+
+
+def has_nonfinite(value) -> bool:
+    """Whether a learner's value holds a nan or an inf (False when it is not numeric)."""
+    try:
+        return not bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return False
 
 
 def compare_gradients(report: Report, names, actual, oracles, hints: dict, suspects: dict | None = None) -> None:
@@ -235,7 +296,8 @@ def describe_mismatch(actual, expected, tol: float, floor: float = 1e-8) -> tupl
     if not np.all(np.isfinite(actual_array)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual_array))[0])
         kind = "nan" if np.isnan(actual_array[bad]) else "inf"
-        return f"{kind} at index {list(bad)} (overflow? a 0/0?)", float("nan")
+        where = f" at index {list(bad)}" if actual_array.ndim else ""
+        return f"{kind}{where} (overflow? a 0/0?)", float("nan")
     error = rel_error(actual_array, expected, floor)
     if error < tol:
         return "", error
@@ -294,12 +356,152 @@ def call_student(
     return result
 
 
-def check_unchanged(report: Report, argument: str, before: np.ndarray, after: np.ndarray) -> Line:
-    """Record whether the learner's function left an array argument as it found it."""
+def check_unchanged(report: Report, argument: str, before, after,
+                    hint: str = "restore every entry you perturb (or work on a copy)") -> Line:
+    """Record whether the learner's function left an argument as it found it (an array,
+    or a tuple/list/dict of arrays such as a cache)."""
     return report.require(
         argument,
-        np.array_equal(before, after, equal_nan=True),
+        _same(before, after),
         f"{argument} was left changed",
-        hint="restore every entry you perturb (or work on a copy)",
+        hint=hint,
         oracle="unchanged",
+    )
+
+
+#: What a learner is told when a function changed an input its contract leaves alone.
+IN_PLACE_HINT = ("write results to new arrays: an in-place operation (out=, +=, -=, *=, /=, "
+                 "or assigning into a slice) on an argument changes the caller's array")
+
+
+def snapshot(value):
+    """A deep copy of the arrays in ``value`` (an array, or tuples/lists/dicts of them);
+    anything else is kept as it is."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    return value
+
+
+def _same(before, after) -> bool:
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and before.shape == after.shape
+                and np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+    if isinstance(before, (tuple, list)):
+        return isinstance(after, (tuple, list)) and len(before) == len(after) and all(map(_same, before, after))
+    if isinstance(before, dict):
+        return isinstance(after, dict) and before.keys() == after.keys() and all(_same(before[k], after[k]) for k in before)
+    return True  # not an array: nothing a learner's code could change in place
+
+
+def _restore(target, saved) -> None:
+    """Write ``saved`` back into the arrays of ``target``, so that the oracles computed
+    after the learner's call see the inputs the learner was given."""
+    if isinstance(target, np.ndarray) and isinstance(saved, np.ndarray) and target.shape == saved.shape:
+        if target.flags.writeable:
+            np.copyto(target, saved, casting="unsafe")
+    elif isinstance(target, (tuple, list)) and isinstance(saved, (tuple, list)):
+        for t, v in zip(target, saved):
+            _restore(t, v)
+    elif isinstance(target, dict) and isinstance(saved, dict):
+        for key in target.keys() & saved.keys():
+            _restore(target[key], saved[key])
+
+
+def call_unchanged(
+    report: Report,
+    function: Callable,
+    *args,
+    argument_names: Sequence[str],
+    name: str | None = None,
+    returns: Sequence[str] | None = None,
+    hint: str = IN_PLACE_HINT,
+    **kwargs,
+):
+    """Call a learner's function on the REAL arrays (not copies) and record, for each
+    argument named in ``argument_names`` (one name per positional argument; None skips
+    one), that the function left it unchanged, as the contract says it must.
+
+    An argument that was changed gets a FAIL line and is then restored, so the oracles
+    that run afterwards see the inputs the learner was given. Use this where the
+    docstring promises the inputs are left alone; ``call_student`` (which copies) where
+    the contract is silent. Arrays in the result are returned as copies.
+    """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    saved = [snapshot(a) for a in args]
+    try:
+        result = call_student(function, *args, name=name, returns=returns, copy_inputs=False, **kwargs)
+        # The result as the call left it: restoring an input must not change a result that
+        # is (a view of) that input, or one in-place slip would fail every quantity.
+        result = snapshot(result)
+    finally:
+        kept = [snapshot(a) for a in args]  # the arguments as the call left them
+        for before, after in zip(saved, args):
+            _restore(after, before)
+    # One OK line for all the arguments, or one FAIL line per argument that was changed.
+    checked = [(argument, before, after) for argument, before, after in zip(argument_names, saved, kept) if argument is not None]
+    changed = [(argument, before, after) for argument, before, after in checked if not _same(before, after)]
+    for argument, before, after in changed:
+        check_unchanged(report, argument, before, after, hint=hint)
+    if checked and not changed:
+        report.require("inputs", True, "", oracle="unchanged")
+    return result
+
+
+def call_backward_twice(
+    report: Report,
+    backward: Callable,
+    *args,
+    argument_names: Sequence[str],
+    name: str | None = None,
+    returns: Sequence[str] | None = None,
+    **kwargs,
+):
+    """Call a backward twice on the same real arguments (upstream gradient, cache): both
+    calls must leave their arguments unchanged and give the same result (a backward that
+    consumes or rescales its cache gives another answer the second time). Returns the
+    first result."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    name = name or getattr(backward, "__name__", "your function")
+    first = call_unchanged(report, backward, *args, argument_names=argument_names, name=name, returns=returns, **kwargs)
+    kept = snapshot(first)
+    saved = [snapshot(a) for a in args]
+    try:
+        second = snapshot(call_student(backward, *args, name=name, returns=returns, copy_inputs=False, **kwargs))
+    finally:
+        for before, after in zip(saved, args):
+            _restore(after, before)  # the oracles that follow see the arguments as given
+    report.require(
+        "twice", _same(kept, second) if _comparable(kept) else True,
+        "a second call on the same cache gave another result",
+        hint="a backward must leave its cache as it found it: it may be called again on the same cache",
+        oracle="same cache",
+    )
+    return first
+
+
+def _comparable(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_comparable(v) for v in value)
+    return False
+
+
+def require_new_object(report: Report, quantity: str, result, *inputs) -> Line:
+    """Record that a function promised to return a new object did not hand back (a view
+    of) one of its inputs."""
+    shared = any(
+        result is value or (isinstance(result, np.ndarray) and isinstance(value, np.ndarray) and np.shares_memory(result, value))
+        for value in inputs
+    )
+    return report.require(
+        quantity, not shared, "returned (a view of) one of its inputs",
+        hint="return a new array: the caller's input must not be changed through the result",
+        oracle="new object",
     )

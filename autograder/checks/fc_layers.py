@@ -1,18 +1,30 @@
 """Checks for lesson 01 (fully connected layers).
 
 Each public function is what one graded cell calls, e.g. ``check.affine_forward(affine_forward)``.
-Visible checks use fixed inputs and two oracles that a learner could reproduce: PyTorch
-(float64, on every available device) and centred differences. The ``compare_*`` functions
-hold the comparisons; the hidden checks (``autograder.hidden.fc_layers``) run the same
-comparisons on random shapes, adding the NumPy reference as a further oracle.
+Visible checks use fixed inputs and oracles that hold no answer: PyTorch (float64, on every
+available device), fixed expected values for fixed inputs, and the contracts the docstrings
+state (inputs left unchanged, the cache's layout, float64 results). The ``compare_*``
+functions hold the comparisons; the hidden checks (``autograder.hidden.fc_layers``) run the
+same comparisons on random shapes, adding the NumPy reference as a further oracle.
+
+Each check judges one function only: a backward check builds the cache the forward's
+docstring states (from PyTorch's values), so a wrong cache loses points in the forward's
+cell, where the forward's own check compares it field by field.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .core import CheckFailed, Report, approximate_floor, call_student, check_unchanged, linspace_array
-from .gradients import centred_difference
+from .core import (CheckFailed, Report, approximate_floor, call_backward_twice, call_student, call_unchanged,
+                   linspace_array)
 from .torch_oracle import devices, forward_backward, torch_module as _torch
+
+F64 = np.float64
+
+
+def _compare_field(report: Report, quantity: str, value, expected, hint: str, suspects=None) -> None:
+    """One field of a cache against the value the docstring says it holds."""
+    report.compare(quantity, value, expected, oracle="contract", hint=hint, suspects=suspects, dtype=F64)
 
 
 # --------------------------------------------------------------------------- affine
@@ -25,159 +37,226 @@ def _affine_torch(x, W, b):
 
 def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=None) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    out, _ = call_student(affine_forward, x, W, b, returns=("out", "cache"))
+    out, cache = call_unchanged(report, affine_forward, x, W, b, argument_names=("x", "W", "b"),
+                                returns=("out", "cache"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), device=d)[0]) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, W, b)[0]))
     for oracle, expected in oracles:
         report.compare(
-            "out", out, expected, oracle=oracle,
+            "out", out, expected, oracle=oracle, dtype=F64,
             hint="out = x W + b, with x (N, D) @ W (D, M) giving (N, M), then b added to every row",
             suspects={
                 "did you add the bias b?": x @ W,
                 "an affine layer has no activation: leave out the tanh": np.tanh(x @ W + b),
             },
         )
+    layout = "cache is the tuple (x, W), as the docstring says: affine_backward reads x and W from it"
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 2):
+        report.require("cache", False, f"cache is {_describe(cache)}, expected the tuple (x, W)", hint=layout, oracle="contract")
+        return
+    _compare_field(report, "cache x", cache[0], x, layout, suspects={"cache the input x, not the output out": oracles[0][1]})
+    _compare_field(report, "cache W", cache[1], W, layout, suspects={"cache W itself, not its transpose": W.T})
+
+
+def _describe(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+#: Prefixed to a hint when an input of a function documented for "any shape" is not 2-D.
+ANY_SHAPE = "x may have any shape, as the docstring says (a vector, a 3-D array, a single number), not only (N, D)"
+
+
+def _shape_hint(x, hint: str) -> str:
+    return hint if np.ndim(x) == 2 else f"{ANY_SHAPE}; {hint}"
+
+
+def _call_any_shape(call, x, name: str):
+    """Run ``call()`` (a learner's function on ``x``); when x is not 2-D and the learner's
+    code raises, say that the shape is the likely cause instead of showing a bare error."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    try:
+        return call()
+    except CheckFailed:
+        raise
+    except Exception as error:
+        if np.ndim(x) == 2:
+            raise
+        raise CheckFailed(f"{name} raised {type(error).__name__} ({error}) for x of shape {np.shape(x)} -> {ANY_SHAPE}") from None
+
+
+AFFINE_X = linspace_array((3, 4), -0.5, 0.4)
+AFFINE_W = linspace_array((4, 5), -0.3, 0.6)
+AFFINE_B = linspace_array((5,), -0.2, 0.3)
+AFFINE_DOUT = linspace_array((3, 5), 0.9, -0.6)
 
 
 def affine_forward(affine_forward):
-    """Graded: affine_forward(x, W, b) against torch.nn.functional.linear."""
+    """Graded: affine_forward(x, W, b) against torch.nn.functional.linear; its cache and its inputs."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_forward")
-    x = linspace_array((3, 4), -0.5, 0.4)
-    W = linspace_array((4, 5), -0.3, 0.6)
-    b = linspace_array((5,), -0.2, 0.3)
-    compare_affine_forward(report, affine_forward, x, W, b)
+    compare_affine_forward(report, affine_forward, AFFINE_X.copy(), AFFINE_W.copy(), AFFINE_B.copy())
     report.finish()
 
 
 def compare_affine_backward(report: Report, affine_forward, affine_backward, x, W, b, dout, reference=None) -> None:
+    """``affine_forward`` is not called: the cache is the one its docstring states, (x, W)."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _, cache = call_student(affine_forward, x, W, b, returns=("out", "cache"))
-    dx, dW, db = call_student(affine_backward, dout, cache, returns=("dx", "dW", "db"))
+    dx, dW, db = call_backward_twice(report, affine_backward, dout, (x, W), argument_names=("dout", "cache"),
+                                     returns=("dx", "dW", "db"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
     if reference is not None:
         _, ref_cache = reference[0](x, W, b)
         oracles.append(("reference", dict(zip(("x", "W", "b"), reference[1](dout, ref_cache)))))
     n = x.shape[0]
     for oracle, grads in oracles:
-        report.compare("dx", dx, grads["x"], oracle=oracle,
+        report.compare("dx", dx, grads["x"], oracle=oracle, dtype=F64,
                        hint="dx = dout W^T: (N, M) @ (M, D) gives (N, D)")
-        report.compare("dW", dW, grads["W"], oracle=oracle,
+        report.compare("dW", dW, grads["W"], oracle=oracle, dtype=F64,
                        hint="dW = x^T dout: (D, N) @ (N, M) gives (D, M)",
-                       suspects={"dW sums over the batch: do not divide by N": x.T @ dout / n})
-        report.compare("db", db, grads["b"], oracle=oracle,
+                       suspects={"dW sums over the batch: do not divide by N": grads["W"] / n})
+        report.compare("db", db, grads["b"], oracle=oracle, dtype=F64,
                        hint="b is added to every row, so db sums dout over the batch axis (axis 0)",
-                       suspects={"db is a sum over the batch, not a mean": dout.mean(axis=0)})
+                       suspects={"db is a sum over the batch, not a mean": grads["b"] / n})
 
 
 def affine_backward(affine_forward, affine_backward):
-    """Graded: affine_backward(dout, cache), with the cache from the learner's forward, against torch autograd."""
+    """Graded: affine_backward(dout, cache) on the cache (x, W), against torch autograd."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_backward")
-    x = linspace_array((3, 4), -0.5, 0.4)
-    W = linspace_array((4, 5), -0.3, 0.6)
-    b = linspace_array((5,), -0.2, 0.3)
-    dout = linspace_array((3, 5), 0.9, -0.6)
-    compare_affine_backward(report, affine_forward, affine_backward, x, W, b, dout)
+    compare_affine_backward(report, affine_forward, affine_backward, AFFINE_X.copy(), AFFINE_W.copy(),
+                            AFFINE_B.copy(), AFFINE_DOUT.copy())
     report.finish()
 
 
 # --------------------------------------------------------------------------- activations
 
 ACTIVATIONS = {
-    "tanh": dict(torch_name="tanh", derivative="1 - out**2"),
-    "sigmoid": dict(torch_name="sigmoid", derivative="out * (1 - out)"),
+    "tanh": dict(torch_name="tanh", derivative="(1 - out**2)",
+                 formula="tanh(x) = (e^x - e^-x) / (e^x + e^-x)",
+                 overflow="e^x or e^-x overflows for |x| > 709 (inf / inf = nan): np.tanh computes tanh without overflow"),
+    "sigmoid": dict(torch_name="sigmoid", derivative="out * (1 - out)",
+                    formula="sigmoid(x) = 1 / (1 + e^-x)",
+                    overflow="exp overflows for |x| > 709 (inf / inf = nan): write the sigmoid so that exp only "
+                             "ever sees -|x| (for x < 0, multiply its top and bottom by e^x)"),
 }
 
 
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact identity, and stable for any x
+def _torch_activation(kind: str, x, dout=None):
+    """out (and dx when dout is given) of torch.tanh / torch.sigmoid on the CPU."""
+    torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
+    out, grads = forward_backward(lambda x: torch_fn(x), dict(x=x), dout)
+    return out if dout is None else (out, grads["x"])
 
 
 def compare_activation_forward(report: Report, kind: str, forward, x, reference=None) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    out, _ = call_student(forward, x, returns=("out", "cache"))
+    name = f"{kind}_forward"
+    out, cache = _call_any_shape(
+        lambda: call_unchanged(report, forward, x, argument_names=("x",), name=name, returns=("out", "cache")), x, name)
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
     oracles = [(f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), device=d)[0]) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x)[0]))
-    if kind == "tanh":
-        hint = "tanh(x) = (e^x - e^-x) / (e^x + e^-x); np.tanh computes it without overflow"
-        suspects = {"that is the sigmoid, not tanh": _sigmoid(x), "mind the brackets: (e^x - e^-x) / (e^x + e^-x)": np.exp(x) - np.exp(-x) / (np.exp(x) + np.exp(-x))}
-    else:
-        hint = "sigmoid(x) = 1 / (1 + e^-x)"
-        suspects = {"that is tanh, not the sigmoid": np.tanh(x), "the exponent is -x: 1 / (1 + e^-x)": _sigmoid(-x)}
+    spec = ACTIVATIONS[kind]
+    other = "sigmoid" if kind == "tanh" else "tanh"
+    with np.errstate(all="ignore"):
+        suspects = {f"that is the {other}, not {kind}": _torch_activation(other, x)}
+        if kind == "tanh":
+            suspects["mind the brackets: (e^x - e^-x) / (e^x + e^-x)"] = np.exp(x) - np.exp(-x) / (np.exp(x) + np.exp(-x))
+        else:
+            suspects["the exponent is -x: 1 / (1 + e^-x)"] = _torch_activation("sigmoid", -x)
     for oracle, expected in oracles:
-        report.compare("out", out, expected, oracle=oracle, hint=hint, suspects=suspects)
+        # No overflow hint here: these x are moderate, so a nan is not an overflow.
+        report.compare("out", out, expected, oracle=oracle, dtype=F64, hint=_shape_hint(x, spec["formula"]),
+                       suspects=suspects)
+    # The cache is the learner's own out (the docstring's contract); whether out is right is
+    # the line above's business, so a wrong out fails once, not twice.
+    report.compare("cache", cache, out, oracle="your out", tol=1e-12,
+                   hint=f"cache is out = {kind}(x) itself, as the docstring says: {kind}_backward writes the derivative with it",
+                   suspects={f"cache the output out = {kind}(x), not the input x": x})
 
 
 def compare_activation_backward(report: Report, kind: str, forward, backward, x, dout, reference=None) -> None:
+    """``forward`` is not called: the cache is the one its docstring states, out = kind(x)."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _, cache = call_student(forward, x, returns=("out", "cache"))
-    dx = call_student(backward, dout, cache)
+    out = _torch_activation(kind, x)
+    name = f"{kind}_backward"
+    dx = _call_any_shape(
+        lambda: call_backward_twice(report, backward, dout, out.copy(), argument_names=("dout", "cache"), name=name), x, name)
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
     oracles = [(f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), dout, device=d)[1]["x"]) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference[1](dout, reference[0](x)[1])))
-    out = np.tanh(x) if kind == "tanh" else _sigmoid(x)
     derivative = ACTIVATIONS[kind]["derivative"]
-    suspects = {
-        "chain rule: multiply the local derivative by the upstream gradient dout": (1 - out**2) if kind == "tanh" else out * (1 - out),
-        f"write the derivative with the forward's output, {derivative}; this looks like it used the input x": dout * (1 - x**2) if kind == "tanh" else dout * x * (1 - x),
-    }
-    if kind == "sigmoid":
-        suspects["the derivative of the sigmoid is out * (1 - out), not tanh's 1 - out**2"] = dout * (1 - out**2)
-        suspects["the cache already holds sigmoid(x): do not apply the sigmoid to it again"] = dout * _sigmoid(out) * (1 - _sigmoid(out))
-    else:
-        suspects["the derivative of tanh is 1 - out**2 (squared)"] = dout * (1 - out)
+    local = _torch_activation(kind, x, np.ones_like(dout))[1]  # the local derivative alone
+    with np.errstate(all="ignore"):
+        suspects = {
+            "chain rule: multiply the local derivative by the upstream gradient dout": local,
+            f"mind the brackets: dout multiplies the whole derivative {derivative}": dout * 1 - out**2 if kind == "tanh" else dout * out * 1 - out,
+            f"the cache holds out = {kind}(x) already: do not apply {kind} to it again":
+                dout * (1 - _torch_activation(kind, out) ** 2) if kind == "tanh"
+                else dout * _torch_activation(kind, out) * (1 - _torch_activation(kind, out)),
+        }
+        if kind == "sigmoid":
+            suspects["the derivative of the sigmoid is out * (1 - out), not tanh's 1 - out**2"] = dout * (1 - out**2)
+        else:
+            suspects["the derivative of tanh is 1 - out**2 (squared)"] = dout * (1 - out)
     for oracle, expected in oracles:
-        report.compare("dx", dx, expected, oracle=oracle,
-                       hint=f"dx = dout * {derivative}, with out cached by the forward pass",
+        report.compare("dx", dx, expected, oracle=oracle, dtype=F64,
+                       hint=_shape_hint(x, f"dx = dout * {derivative}, with out the forward's output (the cache)"),
                        suspects=suspects)
 
 
 ACTIVATION_X = linspace_array((3, 4), -3.0, 3.0)
-# Far into saturation: exp(1000) overflows a float64, the activation must not.
-SATURATED_X = np.array([[-1000.0, -40.0, -1e-3, 0.0, 1e-3, 40.0, 1000.0]])
+ACTIVATION_DOUT = linspace_array((3, 4), 1.0, -0.5)
+# Far into saturation, and one-dimensional (the docstring says "any shape"):
+# exp(1000) overflows a float64, the activation must not.
+SATURATED_X = np.array([-1000.0, -40.0, -1e-3, 0.0, 1e-3, 40.0, 1000.0])
 
 
 def _activation_forward(kind: str, forward) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report(f"{kind}_forward")
-    compare_activation_forward(report, kind, forward, ACTIVATION_X)
-    saturated, _ = call_student(forward, SATURATED_X, returns=("out", "cache"))
-    expected = np.tanh(SATURATED_X) if kind == "tanh" else _sigmoid(SATURATED_X)
-    report.compare("large x", saturated, expected, oracle="limits",
-                   hint="exp overflows for |x| > 709: use np.tanh, or rewrite so that exp only sees -|x|")
+    compare_activation_forward(report, kind, forward, ACTIVATION_X.copy())
+    saturated, _ = _call_any_shape(lambda: call_student(forward, SATURATED_X, returns=("out", "cache")), SATURATED_X,
+                                   f"{kind}_forward")
+    spec = ACTIVATIONS[kind]
+    # Same quantity as above: a formula that is wrong everywhere fails once, not twice.
+    report.compare("out", saturated, _torch_activation(kind, SATURATED_X), oracle="large |x|", dtype=F64,
+                   hint=_shape_hint(SATURATED_X, spec["formula"]), nonfinite_hint=spec["overflow"])
     report.finish()
 
 
 def _activation_backward(kind: str, forward, backward) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report(f"{kind}_backward")
-    compare_activation_backward(report, kind, forward, backward, ACTIVATION_X, linspace_array((3, 4), 1.0, -0.5))
+    compare_activation_backward(report, kind, forward, backward, ACTIVATION_X.copy(), ACTIVATION_DOUT.copy())
     report.finish()
 
 
 def tanh_forward(tanh_forward):
-    """Graded: tanh_forward(x) against torch.tanh, including saturated inputs."""
+    """Graded: tanh_forward(x) against torch.tanh, including saturated inputs; its cache and its input."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_forward("tanh", tanh_forward)
 
 
 def tanh_backward(tanh_forward, tanh_backward):
-    """Graded: tanh_backward(dout, cache) against torch autograd."""
+    """Graded: tanh_backward(dout, cache) on the cache out = tanh(x), against torch autograd."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_backward("tanh", tanh_forward, tanh_backward)
 
 
 def sigmoid_forward(sigmoid_forward):
-    """Graded: sigmoid_forward(x) against torch.sigmoid, including saturated inputs."""
+    """Graded: sigmoid_forward(x) against torch.sigmoid, including saturated inputs; its cache and its input."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_forward("sigmoid", sigmoid_forward)
 
 
 def sigmoid_backward(sigmoid_forward, sigmoid_backward):
-    """Graded: sigmoid_backward(dout, cache) against torch autograd."""
+    """Graded: sigmoid_backward(dout, cache) on the cache out = sigmoid(x), against torch autograd."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     _activation_backward("sigmoid", sigmoid_forward, sigmoid_backward)
 
@@ -189,42 +268,74 @@ def _cross_entropy_torch(scores, y):
     return _torch().nn.functional.cross_entropy(scores, y)  # mean over the batch
 
 
+#: Rows far apart, cycled over the batch: one max over the whole batch leaves the lower
+#: rows' exps all 0 (0/0), though each row alone is harmless.
+FAR_ROW_OFFSETS = np.array([0.0, 900.0, -900.0, 300.0])
+#: A wrong class this far above the true one: softmax of the true class underflows to 0,
+#: so -log(softmax) gives inf where the loss is simply about this large.
+MARGIN = 800.0
+
+STABILITY_HINTS = {
+    "+1000 rows": "np.exp overflows for large scores (inf / inf = nan): subtract each row's max before "
+                  "np.exp (softmax does not change)",
+    "far rows": "rows on very different scales: subtract each row's own max (axis=1, keepdims=True); one max "
+                "over the whole batch leaves the exps of the lower rows all 0",
+    "wide margin": "the true class's softmax underflows to 0 when a wrong class scores far higher, and "
+                   "log(0) = -inf: compute log-softmax as the shifted scores minus the log of the sum of "
+                   "their exps, instead of the log of the softmax",
+}
+
+
+def stability_cases(scores, y) -> list[tuple[str, np.ndarray]]:
+    """The same batch made hard for a naive softmax: every score + 1000; rows on very
+    different scales; a wrong class far above the true one in the first row."""
+    n, v = scores.shape
+    far = scores + np.resize(FAR_ROW_OFFSETS, n)[:, None]
+    margin = scores.copy()
+    margin[0, (y[0] + 1) % v] += MARGIN
+    return [("+1000 rows", scores + 1000.0), ("far rows", far), ("wide margin", margin)]
+
+
 def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores, y, reference=None) -> None:
+    """The batch itself against every oracle, then its hard versions against torch on the CPU.
+    Each case is the same two quantities (loss, dscores) against another oracle, so one
+    mistake gives one FAIL line per quantity: the first case that shows it."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    loss, dscores = call_student(softmax_cross_entropy, scores, y, returns=("loss", "dscores"))
+    loss, dscores = call_unchanged(report, softmax_cross_entropy, scores, y, argument_names=("scores", "y"),
+                                   returns=("loss", "dscores"))
     oracles = []
     for d in devices():
         value, grads = forward_backward(_cross_entropy_torch, dict(scores=scores, y=y), 1.0, device=d)
-        oracles.append((f"torch {d}", value, grads["scores"]))
+        oracles.append((f"torch {d}", loss, dscores, value, grads["scores"], ""))  # moderate scores: no overflow hint
     if reference is not None:
-        oracles.append(("reference", *reference(scores, y)))
+        oracles.append(("reference", loss, dscores, *reference(scores, y), ""))
     n = scores.shape[0]
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    one_hot = np.eye(scores.shape[1])[y]
-    for oracle, expected_loss, expected_dscores in oracles:
-        report.compare("loss", loss, expected_loss, oracle=oracle,
-                       hint="loss = mean over the N rows of -log softmax(scores)[n, y[n]]; subtract each row's max before np.exp",
-                       suspects={"average over the N examples, do not sum": expected_loss * n})
-        report.compare("dscores", dscores, expected_dscores, oracle=oracle,
+    for label, hard in stability_cases(scores, y):
+        hard_loss, hard_dscores = call_student(softmax_cross_entropy, hard, y, returns=("loss", "dscores"))
+        value, grads = forward_backward(_cross_entropy_torch, dict(scores=hard, y=y), 1.0)
+        oracles.append((label, hard_loss, hard_dscores, value, grads["scores"], STABILITY_HINTS[label]))
+    for oracle, actual_loss, actual_dscores, expected_loss, expected_dscores, nonfinite_hint in oracles:
+        one_hot = np.eye(scores.shape[1])[y]
+        probs = expected_dscores * n + one_hot
+        report.compare("loss", actual_loss, expected_loss, oracle=oracle, dtype=F64,
+                       hint="loss = mean over the N rows of -log softmax(scores)[n, y[n]]",
+                       suspects={"average over the N examples, do not sum": expected_loss * n},
+                       nonfinite_hint=nonfinite_hint)
+        report.compare("dscores", actual_dscores, expected_dscores, oracle=oracle, dtype=F64,
                        hint="dscores = (softmax(scores) - one_hot(y)) / N",
                        suspects={"the loss is a mean, so divide dscores by N": probs - one_hot,
-                                 "subtract 1 at each row's true class y[n]": probs / n})
+                                 "subtract 1 at each row's true class y[n]": probs / n},
+                       nonfinite_hint=nonfinite_hint)
 
 
 def softmax_cross_entropy(softmax_cross_entropy):
-    """Graded: loss and dscores against torch.nn.functional.cross_entropy, also for huge scores."""
+    """Graded: loss and dscores against torch.nn.functional.cross_entropy, also for huge scores,
+    rows on very different scales and a wide margin at a wrong class; its inputs left unchanged."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("softmax_cross_entropy")
     scores = linspace_array((4, 5), -2.0, 1.5)
     y = np.array([0, 3, 1, 4])
     compare_softmax_cross_entropy(report, softmax_cross_entropy, scores, y)
-    # Softmax does not change when a constant is added to a row, but a naive exp overflows.
-    huge_loss, huge_dscores = call_student(softmax_cross_entropy, scores + 1000.0, y, returns=("loss", "dscores"))
-    expected_loss, grads = forward_backward(_cross_entropy_torch, dict(scores=scores, y=y), 1.0)
-    hint = "np.exp(1000) overflows: subtract each row's max from the scores first (softmax does not change)"
-    report.compare("loss+1000", huge_loss, expected_loss, oracle="shift", hint=hint)
-    report.compare("dsc+1000", huge_dscores, grads["scores"], oracle="shift", hint=hint)
     report.finish()
 
 
@@ -239,44 +350,66 @@ def _tanh_of_product(A):
     return lambda x: np.tanh(x @ A)
 
 
+#: The step of the case that proves ``h`` is used: the centred difference of x**3 with
+#: step h is exactly 3 x**2 + h**2, so h = 0.01 is told apart from any other step.
+LARGE_STEP = 1e-2
+
+NUMERIC_HINT = ("centred difference: (f(x + h) - f(x - h)) / (2h), each weighted by dout and summed, "
+                "one entry of x at a time")
+
+
 def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cube, dout_product) -> None:
-    """Two functions with known gradients.
+    """Three functions with known gradients.
 
     x**3 (elementwise), with x and dout away from 0, tells a centred difference (error
     ~h^2) from a one-sided one (error ~h) at a tight tolerance. tanh(x A) mixes entries,
     so it catches bookkeeping mistakes (wrong entry, dout ignored); its own truncation
-    error varies with the inputs, hence the looser tolerance.
+    error varies with the inputs, hence the looser tolerance. x**3 with h = 0.01, whose
+    centred difference is exactly 3 x**2 + h**2, proves the step ``h`` is the one used.
     """
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    cases = [
-        ("x**3", _cube, dout_cube, 3 * x**2 * dout_cube, 1e-7),
-        ("tanh(xA)", _tanh_of_product(A), dout_product, (dout_product * (1 - np.tanh(x @ A) ** 2)) @ A.T, 1e-5),
-    ]
-    x_passed = x.copy()  # the very array the learner's function gets, to see it restored
-    for label, f, dout, exact, tol in cases:
-        grad = call_student(numerical_gradient, f, x_passed, dout, copy_inputs=False)
-        report.compare(
-            label, grad, exact, oracle="calculus", tol=tol, floor=approximate_floor(exact),
-            hint="centred difference: (f(x + h) - f(x - h)) / (2h), each weighted by dout and summed, one entry of x at a time",
-            suspects={
-                "a centred difference takes f(x + h) and f(x - h) (error ~h^2), not f(x + h) and f(x) (error ~h)": forward_difference(f, x, dout),
+    exact_product = (dout_product * (1 - np.tanh(x @ A) ** 2)) @ A.T if x.ndim == 2 else None
+    cases = [("x**3", _cube, dout_cube, (), 3 * x**2 * dout_cube, 1e-7)]
+    if exact_product is not None:
+        cases.append(("tanh(xA)", _tanh_of_product(A), dout_product, (), exact_product, 1e-5))
+    # Any other step is off by at least h**2 / (3 x**2) ~ 1e-5 here: 1e-6 tells them apart.
+    cases.append(("h=0.01", _cube, dout_cube, (LARGE_STEP,), (3 * x**2 + LARGE_STEP**2) * dout_cube, 1e-6))
+    for label, f, dout, step, exact, tol in cases:
+        # The very arrays are passed: x must come back exactly as it was, dout untouched.
+        grad = _call_any_shape(
+            lambda: call_unchanged(report, numerical_gradient, f, x, dout, *step, argument_names=(None, "x", "dout"),
+                                   name="numerical_gradient", hint="restore every entry of x you perturb, and leave dout alone"),
+            x, "numerical_gradient")
+        h = step[0] if step else 1e-5
+        with np.errstate(all="ignore"):
+            suspects = {
+                "a centred difference takes f(x + h) and f(x - h) (error ~h^2), not f(x + h) and f(x) (error ~h)":
+                    _forward_difference(f, x, dout, h),
                 "divide by 2h: the two points are 2h apart": 2 * exact,
-                "weight f by the upstream gradient: sum(f(x) * dout)": centred_difference(f, x.copy(), np.ones_like(dout)),
-            },
-        )
-    check_unchanged(report, "x after", x, x_passed)
+                "weight f by the upstream gradient: sum(f(x) * dout)": _weights_ignored(f, x, dout, h),
+            }
+            if step:
+                suspects["use the step h that is passed in, not a fixed one"] = 3 * x**2 * dout_cube
+        # One quantity, "grad", against three exact answers: one mistake gives one FAIL line.
+        report.compare("grad", grad, exact, oracle=label, tol=tol, floor=approximate_floor(exact), dtype=F64,
+                       hint=_shape_hint(x, NUMERIC_HINT), suspects=suspects)
 
 
-def forward_difference(f, x, dout, h=1e-5):
+def _forward_difference(f, x, dout, h=1e-5):
     """What a one-sided difference gives (a known mistake), for recognising it."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     base = np.sum(f(x) * dout)
     steps = np.eye(x.size).reshape((x.size,) + x.shape) * h
     return np.array([(np.sum(f(x + step) * dout) - base) / h for step in steps]).reshape(x.shape)
 
 
+def _weights_ignored(f, x, dout, h):
+    """What the gradient of sum(f(x)) gives, dout ignored (a known mistake)."""
+    steps = np.eye(x.size).reshape((x.size,) + x.shape) * h
+    return np.array([np.sum(f(x + step) - f(x - step)) / (2 * h) for step in steps]).reshape(x.shape)
+
+
 def numerical_gradient(numerical_gradient):
-    """Graded: numerical_gradient(f, x, dout) on functions with known gradients; x left unchanged."""
+    """Graded: numerical_gradient(f, x, dout, h) on functions with known gradients; x and dout left unchanged."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("numerical_gradient")
     x = linspace_array((3, 4), -1.6, 1.7)
@@ -303,25 +436,27 @@ def _rnn_cell_oracle(x, prev_h, W, b, device):
 
 def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, reference=None) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    next_h = call_student(fc_feedback_step, x, prev_h, W, b)
+    next_h = call_unchanged(report, fc_feedback_step, x, prev_h, W, b, argument_names=("x", "prev_h", "W", "b"))
     D = x.shape[1]
     oracles = [(f"RNNCell {d}", _rnn_cell_oracle(x, prev_h, W, b, d)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, prev_h, W, b)))
+    joined = np.concatenate([x, prev_h], axis=1)
     for oracle, expected in oracles:
         report.compare(
-            "next_h", next_h, expected, oracle=oracle,
+            "next_h", next_h, expected, oracle=oracle, dtype=F64,
             hint="next_h = tanh([x, prev_h] W + b): join x and prev_h along axis 1 (x first), then the affine layer, then tanh",
             suspects={
                 "x comes first in the concatenation: W's first D rows multiply x": np.tanh(np.concatenate([prev_h, x], axis=1) @ W + b),
-                "the step ends with tanh": np.concatenate([x, prev_h], axis=1) @ W + b,
+                "the step ends with tanh": joined @ W + b,
                 "prev_h must enter the product: feeding it back is the whole point": np.tanh(x @ W[:D] + b),
+                "the step's activation is tanh, not the sigmoid": _torch_activation("sigmoid", joined @ W + b),
             },
         )
 
 
 def fc_feedback_step(fc_feedback_step):
-    """Graded: 100 inputs + 10 fed-back units through a 110 x 10 layer, against torch.nn.RNNCell."""
+    """Graded: 100 inputs + 10 fed-back units through a 110 x 10 layer, against torch.nn.RNNCell; inputs left unchanged."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("fc_feedback_step")
     x = linspace_array((2, 100), -1.0, 1.0)
@@ -337,46 +472,29 @@ def fc_feedback_step(fc_feedback_step):
 
 def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd, x, W, b, dout, reference=None) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    grads = call_student(affine_gradients_autograd, x, W, b, dout, returns=("dx", "dW", "db"))
-    if reference is None:
-        # Centred differences of the affine map (exact up to rounding for a linear map).
-        oracle = "numeric"
-        expected = {
-            "dx": centred_difference(lambda v: v @ W + b, x.copy(), dout, batch_axes=1),
-            "dW": centred_difference(lambda v: x @ v + b, W.copy(), dout),
-            "db": centred_difference(lambda v: x @ W + v, b.copy(), dout),
-        }
-    else:
-        oracle = "reference"
-        expected = dict(zip(("dx", "dW", "db"), reference[1](dout, reference[0](x, W, b)[1])))
-    for name, grad in zip(("dx", "dW", "db"), grads):
-        report.require(
-            f"{name} type", isinstance(grad, np.ndarray) and grad.dtype == np.float64,
-            f"got {type(grad).__name__}{'' if not hasattr(grad, 'dtype') else ' of ' + str(grad.dtype)}",
-            hint="return float64 NumPy arrays: keep torch.float64 throughout, then .detach().numpy()",
-            oracle="float64",
-        )
-        report.compare(
-            name, grad, expected[name], oracle=oracle, tol=1e-8,
-            floor=approximate_floor(expected[name]) if reference is None else 1e-8,
-            hint="make x, W and b leaf tensors with requires_grad=True, compute out = x @ W + b, then out.backward(dout)",
-            suspects={"pass the upstream gradient: out.backward(dout_tensor), not out.sum().backward()": _affine_grads(x, W, np.ones_like(dout))[name]},
-        )
-
-
-def _affine_grads(x, W, dout):
-    return {"dx": dout @ W.T, "dW": x.T @ dout, "db": dout.sum(axis=0)}
+    grads = call_unchanged(report, affine_gradients_autograd, x, W, b, dout, argument_names=("x", "W", "b", "dout"),
+                           returns=("dx", "dW", "db"))
+    # Oracles: torch autograd run here (on every device), the reference when grading.
+    keys = {"dx": "x", "dW": "W", "db": "b"}
+    oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
+    if reference is not None:
+        oracles.append(("reference", dict(zip("xWb", reference[1](dout, reference[0](x, W, b)[1])))))
+    summed = forward_backward(_affine_torch, dict(x=x, W=W, b=b), np.ones_like(dout))[1]
+    for oracle, expected in oracles:
+        for name, grad in zip(("dx", "dW", "db"), grads):
+            report.compare(
+                name, grad, expected[keys[name]], oracle=oracle, tol=1e-8, dtype=F64,
+                hint="make x, W and b leaf tensors with requires_grad=True, compute out = x @ W + b, then out.backward(dout)",
+                suspects={"pass the upstream gradient: out.backward(dout_tensor), not out.sum().backward()": summed[keys[name]]},
+            )
 
 
 def affine_gradients_autograd(affine_gradients_autograd):
-    """Graded: the affine layer's gradients from torch autograd, against centred differences."""
+    """Graded: the affine layer's gradients from torch autograd, float64 NumPy arrays; inputs left unchanged."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("affine_gradients_autograd")
-    x = linspace_array((3, 4), -0.5, 0.4)
-    W = linspace_array((4, 5), -0.3, 0.6)
-    b = linspace_array((5,), -0.2, 0.3)
-    dout = linspace_array((3, 5), 0.9, -0.6)
-    compare_affine_gradients_autograd(report, affine_gradients_autograd, x, W, b, dout)
+    compare_affine_gradients_autograd(report, affine_gradients_autograd, AFFINE_X.copy(), AFFINE_W.copy(),
+                                      AFFINE_B.copy(), AFFINE_DOUT.copy())
     report.finish()
 
 

@@ -18,10 +18,15 @@ def centred_difference(
     f: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
     dout,
+    *,
     h: float = 1e-5,
     batch_axes: int = 0,
 ) -> np.ndarray:
     """Numerical gradient of ``sum(f(x) * dout)`` with respect to ``x``.
+
+    ``h`` and ``batch_axes`` are keyword-only: this is the oracle behind later lessons'
+    checks, and lesson 01 asks the learner to write ``numerical_gradient(f, x, dout, h)``
+    themselves, so this function must not stand in for that one.
 
     ``x`` is perturbed in place and always restored, even if ``f`` raises, so the
     caller's array is left exactly as it was.
@@ -59,6 +64,6 @@ def centred_difference(
 def numeric_gradients(f: Callable[..., np.ndarray], inputs: dict, dout, h: float = 1e-5) -> dict:
     """Centred differences of ``sum(f(**inputs) * dout)`` with respect to every input."""
     return {
-        name: centred_difference(lambda value, name=name: f(**{**inputs, name: value}), inputs[name].copy(), dout, h)
+        name: centred_difference(lambda value, name=name: f(**{**inputs, name: value}), inputs[name].copy(), dout, h=h)
         for name in inputs
     }

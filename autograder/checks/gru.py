@@ -2,242 +2,383 @@
 
 Each public function is what one graded cell calls, e.g.
 ``check.gru_step_backward(gru_step_forward, gru_step_backward)``. Visible checks use fixed
-inputs (D != H, N != T) and two oracles a learner could reproduce: ``torch.nn.GRUCell`` and
-``torch.nn.GRU(batch_first=True)`` in float64 with autograd, on every available device, and
-centred differences. Known mistakes (the update gate's roles swapped, the reset applied
-before the matmul, bh_n outside the reset product, the gates in another order, a dropped
-gradient path) are recognised and named in the hint.
+inputs (D != H, N != T, a nonzero h0, two different biases) and oracles a learner could
+reproduce: ``torch.nn.GRUCell`` and ``torch.nn.GRU(batch_first=True)`` in float64 for the
+outputs, PyTorch autograd (on every available device) for the gradients. As in lesson 04, each
+check covers its function's whole contract: the outputs; a forward's cache, in the layout its
+docstring states, each field against the values PyTorch computes; float64 results; the inputs
+left unchanged; saturated gates (pre-activations near +-1000); and for a backward, the same
+gradients when called twice on one cache.
+
+Known mistakes (the update gate's roles swapped, the reset applied before the matmul, bh_n
+outside the reset product, the gates in another order, a dropped gradient path) are recognised
+and named in the hint. This module holds no NumPy version of a graded function: its PyTorch
+formulas take and return torch tensors (or dicts of them).
 """
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
 from ..torch_layout import load_into
 from .core import Report, call_student, compare_gradients, linspace_array
-from .gradients import numeric_gradients
-from .torch_oracle import devices
+from .lstm import (AGAIN_HINT, ALIAS_HINT, compare_saturated, diagnose, differs, dtype_slips, fresh_copies,
+                   require_float64, require_repeatable, require_unchanged, saturating_bias, shaped, shaped_hints,
+                   shared_across_steps, stack_field, unless_slipped, wrong_blocks)
+from .torch_oracle import devices, forward_backward, torch_module as _torch
 
+BLOCKS = "rzn"
+#: The step cache's layout, as gru_step_forward's docstring states it (hn = prev_h Wh_n + bh_n).
+STEP_CACHE = ("x", "prev_h", "Wx", "Wh", "r", "z", "n", "hn")
 STEP_NAMES = ("dx", "dprev_h", "dWx", "dWh", "dbx", "dbh")
 SEQ_NAMES = ("dx", "dh0", "dWx", "dWh", "dbx", "dbh")
 
 
-def _sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+# --------------------------------------------------------------------------- PyTorch formulas (tensors in, tensors out)
 
 
-def np_gru_step(x, prev_h, Wx, Wh, bx, bh, *, form="torch", order="rzn", swap_z=False):
-    """One GRU step in NumPy; the keywords give the known mistakes' forms (for the hints).
+def _tensor(value, device: str = "cpu"):
+    torch = _torch()
+    return torch.tensor(np.asarray(value, dtype=np.float64), dtype=torch.float64, device=device)
 
-    form: "torch" (bh_n inside the reset product), "before" (reset applied to h before the
-    matmul), "outside" (bh_n added outside the reset product)."""
+
+def _numpy(tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
+
+
+def _gru_math(x, prev_h, Wx, Wh, bx, bh, *, form: str = "torch", order: str = BLOCKS, swap_z: bool = False,
+              direct: bool = True) -> dict:
+    """One GRU step as PyTorch operations on tensors, or a known mistake's version of it (for the
+    hints): a dict of tensors. ``form``: "torch" (bh_n inside the reset product), "before" (reset
+    applied to h before the matmul), "outside" (bh_n added outside the reset product); ``direct``
+    False cuts the gradient of the direct path z * prev_h (the value stays)."""
+    torch = _torch()
     H = prev_h.shape[1]
-    blocks = {k: slice(i * H, (i + 1) * H) for i, k in enumerate(order)}
-    xp, hp = x @ Wx + bx, prev_h @ Wh + bh
-    r = _sigmoid(xp[:, blocks["r"]] + hp[:, blocks["r"]])
-    z = _sigmoid(xp[:, blocks["z"]] + hp[:, blocks["z"]])
-    xn = xp[:, blocks["n"]]
-    if form == "torch":
-        n = np.tanh(xn + r * hp[:, blocks["n"]])
-    elif form == "before":
-        n = np.tanh(xn + (r * prev_h) @ Wh[:, blocks["n"]] + bh[blocks["n"]])
+    block = {k: slice(n * H, (n + 1) * H) for n, k in enumerate(order)}
+    ax, ah = x @ Wx + bx, prev_h @ Wh + bh
+    r = torch.sigmoid(ax[:, block["r"]] + ah[:, block["r"]])
+    z = torch.sigmoid(ax[:, block["z"]] + ah[:, block["z"]])
+    hn = ah[:, block["n"]]
+    if form == "before":
+        an = ax[:, block["n"]] + (r * prev_h) @ Wh[:, block["n"]] + bh[block["n"]]
+    elif form == "outside":
+        an = ax[:, block["n"]] + r * (prev_h @ Wh[:, block["n"]]) + bh[block["n"]]
     else:
-        n = np.tanh(xn + r * (prev_h @ Wh[:, blocks["n"]]) + bh[blocks["n"]])
-    return z * n + (1 - z) * prev_h if swap_z else (1 - z) * n + z * prev_h
+        an = ax[:, block["n"]] + r * hn
+    n = torch.tanh(an)
+    kept = prev_h if direct else prev_h.detach()
+    next_h = z * n + (1 - z) * kept if swap_z else (1 - z) * n + z * kept
+    return {"ax": ax, "ah": ah, "r": r, "z": z, "n": n, "an": an, "hn": hn, "next_h": next_h}
 
 
-def np_gru_unroll(x, h0, Wx, Wh, bx, bh, carry=True, **kwargs):
-    states, h = [], h0
+def _unroll_math(x, h0, Wx, Wh, bx, bh, *, carry: bool = True, detach: bool = False, live_weights_at: int | None = None,
+                 **step) -> list[dict]:
+    """The steps of a GRU over x (N, T, D) from h0, as _gru_math dicts. The keywords give known
+    mistakes: every step started from h0 (``carry`` False), the carried gradient dropped
+    (``detach``), the parameters' gradients of step ``live_weights_at`` only."""
+    h, steps = h0, []
     for t in range(x.shape[1]):
-        h = np_gru_step(x[:, t], h if carry else h0, Wx, Wh, bx, bh, **kwargs)
-        states.append(h)
-    return np.stack(states, axis=1)
+        weights = (Wx, Wh, bx, bh) if live_weights_at in (None, t) else tuple(w.detach() for w in (Wx, Wh, bx, bh))
+        parts = _gru_math(x[:, t], h if carry else h0, *weights, **step)
+        steps.append(parts)
+        h = parts["next_h"].detach() if detach else parts["next_h"]
+    return steps
 
 
-def torch_gru(x, h0, Wx, Wh, bx, bh, dout=None, device="cpu"):
-    """torch.nn.GRUCell (x of shape (N, D)) or torch.nn.GRU(batch_first=True) (x of shape
-    (N, T, D)) in float64 on ``device``, with our weights: the output, and with ``dout`` the
-    autograd gradients (dx, dh0, dWx, dWh, dbx, dbh) as NumPy arrays."""
-    import torch
-
-    D, H = Wx.shape[0], Wh.shape[0]
-    sequence = np.ndim(x) == 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        module = (torch.nn.GRU(D, H, batch_first=True) if sequence else torch.nn.GRUCell(D, H))
-        module = load_into(module.to(device=device, dtype=torch.float64), Wx, Wh, bx=bx, bh=bh)
-        xt = torch.tensor(x, dtype=torch.float64, device=device, requires_grad=True)
-        ht = torch.tensor(h0, dtype=torch.float64, device=device, requires_grad=True)
-        out = module(xt, ht[None])[0] if sequence else module(xt, ht)
-        if dout is None:
-            return out.detach().cpu().numpy(), None
-        out.backward(torch.tensor(dout, dtype=torch.float64, device=device))
-    suffix = "_l0" if sequence else ""
-    p = {name: getattr(module, name + suffix).grad.cpu().numpy() for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    grads = (xt.grad.cpu().numpy(), ht.grad.cpu().numpy(), p["weight_ih"].T, p["weight_hh"].T, p["bias_ih"], p["bias_hh"])
-    return out.detach().cpu().numpy(), grads
+def _states(steps):
+    return _torch().stack([s["next_h"] for s in steps], dim=1)
 
 
+def _gru_module(inputs: dict, device: str):
+    """torch.nn.GRUCell (x of shape (N, D)) or torch.nn.GRU(batch_first=True) (x (N, T, D)) in
+    float64 with the course's weights: the output as a tensor."""
+    torch = _torch()
+    x = inputs["x"]
+    h = inputs["prev_h"] if "prev_h" in inputs else inputs["h0"]
+    D, H = inputs["Wx"].shape[0], inputs["Wh"].shape[0]
+    module = torch.nn.GRU(D, H, batch_first=True) if x.ndim == 3 else torch.nn.GRUCell(D, H)
+    module = load_into(module.to(device=device, dtype=torch.float64), inputs["Wx"], inputs["Wh"], bx=inputs["bx"], bh=inputs["bh"])
+    with torch.no_grad():
+        return module(_tensor(x, device), _tensor(h, device)[None])[0] if x.ndim == 3 else module(_tensor(x, device), _tensor(h, device))
 
 
-def _forward_suspects(unit, x, h0, Wx, Wh, bx, bh):
-    f = np_gru_unroll if unit == "sequence" else np_gru_step
-    out = {
-        "h' = (1 - z) * n + z * h: z keeps the old state, (1 - z) lets the new candidate in": dict(swap_z=True),
-        "PyTorch's form applies the reset after the matmul: n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)), "
-        "not (r * h) Wh_n": dict(form="before"),
-        "bh_n sits inside the reset product: r * (h Wh_n + bh_n)": dict(form="outside"),
-        "the gate blocks are stacked r, z, n (reset, update, new), PyTorch's order": dict(order="zrn"),
-    }
-    suspects = {hint: f(x, h0, Wx, Wh, bx, bh, **kw) for hint, kw in out.items()}
-    if unit == "sequence":
-        suspects["carry the state: step t starts from the state after step t-1, not from h0"] = np_gru_unroll(
-            x, h0, Wx, Wh, bx, bh, carry=False)
-    return suspects
+# --------------------------------------------------------------------------- forward: hints
+
+STEP_HINT = ("r and z are sigmoids of their blocks of x Wx + bx + h Wh + bh (both biases, blocks in the order r, z, n); "
+             "then n and next_h as the docstring states")
+SEQUENCE_HINT = "h[:, t] is the GRU step from x[:, t] and the state after step t-1, starting from h0"
+ORDER_HINT = "the gate blocks are stacked r, z, n (reset, update, new), PyTorch's order"
+#: hint -> the keywords of _gru_math that make the mistake
+STEP_MISTAKES = {
+    "next_h = (1 - z) * n + z * prev_h: z keeps the old state, (1 - z) lets the new candidate in": dict(swap_z=True),
+    "PyTorch's form applies the reset after the matmul: r * (prev_h Wh_n + bh_n), not (r * prev_h) Wh_n": dict(form="before"),
+    "bh_n sits inside the reset product: r * (prev_h Wh_n + bh_n)": dict(form="outside"),
+    ORDER_HINT: dict(order="zrn"),
+}
+SEQUENCE_MISTAKES = {"carry the state: step t starts from the state after step t-1, not from h0": dict(carry=False)}
+INPUTS_HINT = ("{function} must leave its arguments unchanged: an in-place operation (+=, *=, [:] =) wrote into one "
+               "(a state that starts as prev_h or h0 is that array itself); compute into new arrays")
 
 
-def _compare_forward(report, unit, actual, x, h0, Wx, Wh, bx, bh, reference=None):
+def _step_parts(inputs: dict) -> dict:
+    """Every quantity of one step for fixed inputs, as NumPy arrays (for comparing a cache)."""
+    torch = _torch()
+    parts = _gru_math(**{k: _tensor(v) for k, v in inputs.items()})
+    H = inputs["prev_h"].shape[1]
+    gates = parts["ax"][:, :2 * H] + parts["ah"][:, :2 * H]
+    extra = {"sigmoid_rz": torch.sigmoid(gates), "tanh_rz": torch.tanh(gates), "a_rz": gates,
+             "h_Wh_n": _tensor(inputs["prev_h"]) @ _tensor(inputs["Wh"])[:, 2 * H:]}
+    return {k: _numpy(v) for k, v in {**parts, **extra}.items()}
+
+
+def _field_suspects(field: str, parts: dict) -> dict[str, np.ndarray]:
+    """hint -> what a known mistake stores in this cache field."""
+    H = parts["next_h"].shape[1]
+    if field in ("r", "z"):
+        k, other = BLOCKS.index(field), "rz".replace(field, "")
+        own, swapped = slice(k * H, (k + 1) * H), slice((1 - k) * H, (2 - k) * H)
+        return {f"{ORDER_HINT} (the cache's {field} is the {other} gate)": parts["sigmoid_rz"][:, swapped],
+                f"{field} is a sigmoid of its block, not a tanh": parts["tanh_rz"][:, own],
+                f"the cache holds {field} after its sigmoid, not the pre-activation": parts["a_rz"][:, own]}
+    if field == "n":
+        return {"the cache holds n after its tanh, not the pre-activation": parts["an"]}
+    if field == "hn":
+        return {"the cache's hn is prev_h Wh_n + bh_n: it includes bh_n": parts["h_Wh_n"],
+                "the cache's hn is prev_h Wh_n + bh_n, before the reset gate multiplies it": parts["r"] * parts["hn"]}
+    if field == "prev_h":
+        return {"the cache's prev_h holds next_h: store the state the step started from": parts["next_h"]}
+    return {}
+
+
+def _field_hint(field: str, actual, parts: dict, output_right: bool = True) -> str:
+    """A known mistake's hint, else (when the step's output is right, so that the field itself
+    is the mistake) the layout; when the output is wrong its own line names the mistake."""
+    for hint, value in _field_suspects(field, parts).items():
+        if not differs(actual, value):
+            return hint
+    if not output_right:
+        return ""
+    return f"the cache's {field} is wrong: the layout is ({', '.join(STEP_CACHE)}), with hn = prev_h Wh_n + bh_n"
+
+
+def _expected_field(field: str, parts: dict, inputs: dict) -> np.ndarray:
+    return inputs[field] if field in inputs else parts[field]
+
+
+def _step_cache_problem(cache, parts: dict, inputs: dict, output_right: bool) -> tuple[str, str]:
+    if not isinstance(cache, tuple) or len(cache) != len(STEP_CACHE):
+        size = f" of {len(cache)}" if isinstance(cache, (tuple, list)) else ""
+        return (f"got a {type(cache).__name__}{size}, expected the tuple ({', '.join(STEP_CACHE)})",
+                "store the cache in the layout gru_step_forward's docstring states")
+    wrong = [field for field, value in zip(STEP_CACHE, cache) if differs(value, _expected_field(field, parts, inputs))]
+    if not wrong:
+        return "", ""
+    return f"{', '.join(wrong)} wrong", _field_hint(wrong[0], cache[STEP_CACHE.index(wrong[0])], parts, output_right)
+
+
+def _sequence_cache_problem(cache, inputs: dict) -> tuple[str, str]:
+    """(problem, hint) of a sequence cache: a list of T step caches, step t's in the step layout."""
+    T = inputs["x"].shape[1]
+    layout = "a list of T step caches, each the tuple (" + ", ".join(STEP_CACHE) + ")"
+    if not isinstance(cache, (list, tuple)) or len(cache) != T or not all(
+            isinstance(step, tuple) and len(step) == len(STEP_CACHE) for step in cache):
+        return f"not {layout}", f"store the cache as gru_forward's docstring states: {layout}"
+    h = np.asarray(_numpy(_states(_unroll_math(**{k: _tensor(v) for k, v in inputs.items()}))))
+    prev = np.concatenate([inputs["h0"][:, None], h[:, :-1]], axis=1)
+    steps = []
+    for t in range(T):
+        step_inputs = dict(x=inputs["x"][:, t], prev_h=prev[:, t], Wx=inputs["Wx"], Wh=inputs["Wh"], bx=inputs["bx"], bh=inputs["bh"])
+        steps.append((step_inputs, _step_parts(step_inputs)))
+    for position, field in enumerate(STEP_CACHE):
+        expected = np.stack([_expected_field(field, parts, step_inputs) for step_inputs, parts in steps])
+        actual = stack_field(cache, position)
+        if actual is None or differs(actual, expected):
+            wrong_steps = [t for t in range(T) if differs(cache[t][position], expected[t])]
+            t = wrong_steps[0] if wrong_steps else 0
+            if field not in ("Wx", "Wh") and T > 1 and shared_across_steps(cache, position):
+                hint = ALIAS_HINT.format(field=field)
+            else:
+                hint = _field_hint(field, cache[t][position], steps[t][1])
+            return f"cache[{t}]: {field} wrong (step caches {wrong_steps})", hint
+    return "", ""
+
+
+def _compare_forward(report: Report, unit: str, function, inputs: dict, reference=None, check_cache: bool = True,
+                     saturated: bool = False) -> None:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    name = "gru_forward" if unit == "sequence" else "gru_step_forward"
     quantity = "h" if unit == "sequence" else "next_h"
-    hint = ("r, z = sigmoid of their blocks of x Wx + bx + h Wh + bh; n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)); "
-            "h' = (1 - z) * n + z * h")
+    given = fresh_copies(inputs)
+    out, cache = call_student(function, *given.values(), returns=(quantity, "cache"), copy_inputs=False)
+    tensors = {k: _tensor(v) for k, v in inputs.items()}
     if unit == "sequence":
-        hint = "h[:, t] = gru_step_forward(x[:, t], h[:, t-1], ...), starting from h0"
-    suspects = _forward_suspects(unit, x, h0, Wx, Wh, bx, bh)
-    for d in devices():
-        expected, _ = torch_gru(x, h0, Wx, Wh, bx, bh, device=d)
-        report.compare(quantity, actual, expected, oracle=f"torch {d}", hint=hint, suspects=suspects)
+        suspects = {hint: _numpy(_states(_unroll_math(**tensors, **kw))) for hint, kw in {**SEQUENCE_MISTAKES, **STEP_MISTAKES}.items()}
+    else:
+        suspects = {hint: _numpy(_gru_math(**tensors, **kw)["next_h"]) for hint, kw in STEP_MISTAKES.items()}
+    returned = {quantity: out}
+    if unit == "step" and isinstance(cache, tuple):
+        returned.update({f"cache {k}": v for k, v in zip(STEP_CACHE, cache)})
+    slipped = bool(dtype_slips(returned))
+    oracles = [(f"torch {d}", _numpy(_gru_module(inputs, d))) for d in devices()]
     if reference is not None:
-        report.compare(quantity, actual, reference(x, h0, Wx, Wh, bx, bh)[0], oracle="reference", hint=hint, suspects=suspects)
+        oracles.append(("reference", reference(*inputs.values())[0]))
+    hint = SEQUENCE_HINT if unit == "sequence" else STEP_HINT
+    for oracle, expected in oracles:
+        report.compare(quantity, out, expected, oracle=oracle, hint=shaped(out, expected, unless_slipped(slipped, hint)),
+                       suspects=unless_slipped(slipped, suspects))
+    if unit == "step":
+        problem, cache_hint = _step_cache_problem(cache, _step_parts(inputs), inputs, not differs(out, oracles[0][1]))
+        report.require("cache", not problem, problem, hint=unless_slipped(slipped, cache_hint), oracle="torch cpu")
+    elif check_cache and not differs(out, oracles[0][1]):  # along the right states only
+        problem, cache_hint = _sequence_cache_problem(cache, inputs)
+        report.require("cache", not problem, problem, hint=cache_hint, oracle="torch cpu")
+        if not problem:
+            returned.update({f"cache[{t}] {k}": v for t, step in enumerate(cache) for k, v in zip(STEP_CACHE, step)})
+    require_float64(report, returned)
+    require_unchanged(report, given, inputs, INPUTS_HINT.format(function=name))
+    if saturated:
+        large = {**inputs, "bx": saturating_bias(inputs["bx"].shape[0])}
+        big, _ = call_student(function, *fresh_copies(large).values(), returns=(quantity, "cache"), copy_inputs=False)
+        compare_saturated(report, quantity, big, _numpy(_gru_module(large, "cpu")), not differs(out, oracles[0][1]))
 
 
-def compare_gru_step_forward(report: Report, gru_step_forward, x, prev_h, Wx, Wh, bx, bh, reference=None) -> None:
+def compare_gru_step_forward(report: Report, gru_step_forward, x, prev_h, Wx, Wh, bx, bh, reference=None,
+                             saturated: bool = False) -> None:
+    """next_h against torch.nn.GRUCell (and the reference), the cache field by field, float64, the
+    inputs unchanged; with ``saturated``, the same step with pre-activations near +-1000."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    next_h, _ = call_student(gru_step_forward, x, prev_h, Wx, Wh, bx, bh, returns=("next_h", "cache"))
-    _compare_forward(report, "step", next_h, x, prev_h, Wx, Wh, bx, bh, reference)
+    _compare_forward(report, "step", gru_step_forward, dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, bx=bx, bh=bh), reference,
+                     saturated=saturated)
 
 
-def compare_gru_forward(report: Report, gru_forward, x, h0, Wx, Wh, bx, bh, reference=None) -> None:
+def compare_gru_forward(report: Report, gru_forward, x, h0, Wx, Wh, bx, bh, reference=None, check_cache: bool = True,
+                        saturated: bool = False) -> None:
+    """h against torch.nn.GRU (and the reference); with ``check_cache`` every step cache field by
+    field; float64; the inputs unchanged; with ``saturated``, pre-activations near +-1000 too."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    h, _ = call_student(gru_forward, x, h0, Wx, Wh, bx, bh, returns=("h", "cache"))
-    _compare_forward(report, "sequence", h, x, h0, Wx, Wh, bx, bh, reference)
+    _compare_forward(report, "sequence", gru_forward, dict(x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh), reference,
+                     check_cache=check_cache, saturated=saturated)
 
 
 # --------------------------------------------------------------------------- backward
 
-STEP_HINTS = {
-    "dx": "dx = [da_r, da_z, da_n] Wx^T, with the three gate pre-activation gradients side by side (N, 3H)",
-    "dprev_h": "prev_h reaches next_h twice: directly (z * dnext_h) and through the matmul ([da_r, da_z, r * da_n] Wh^T)",
-    "dWx": "dWx = x^T [da_r, da_z, da_n]: (D, N) @ (N, 3H)",
-    "dWh": "dWh = prev_h^T [da_r, da_z, r * da_n]: the n block of h Wh is multiplied by r",
-    "dbx": "dbx sums [da_r, da_z, da_n] over the batch",
-    "dbh": "dbh sums [da_r, da_z, r * da_n] over the batch: bh_n sits inside the reset product",
+#: When the gate gradients are right (dWx and dWh match), what each other gradient is made of.
+FROM_GATES_HINTS = {
+    "dx": "dx = [da_r, da_z, da_n] Wx^T (the gate gradients are right: dWx matches)",
+    "dprev_h": "prev_h reaches next_h twice: directly (through z * prev_h) and through the matmul prev_h Wh",
+    "dbx": "dbx sums [da_r, da_z, da_n] over the batch axis 0 (the gate gradients are right: dWx matches)",
+    "dbh": "dbh sums [da_r, da_z, r * da_n] over the batch axis 0 (the gate gradients are right: dWh matches)",
 }
+RESET_PRODUCT_HINT = ("only the n block of the hidden side is wrong: h Wh_n + bh_n sits inside the reset product, "
+                      "so its gradient is r * da_n")
+Z_HINT = ("the z block is wrong: check dL/dz, its sign included (next_h = (1 - z) * n + z * prev_h), "
+          "and z's derivative z * (1 - z)")
+N_HINT = ("da_n is wrong (and da_r, which uses it): check dL/dn (n enters next_h weighted by 1 - z) "
+          "and tanh's derivative, from n")
+R_HINT = "the r block is wrong: r multiplies hn = prev_h Wh_n + bh_n inside n's tanh; check that factor and r's derivative"
+UPSTREAM_HINT = ("{function} must leave {argument} unchanged: an in-place operation ({example}) wrote into the caller's "
+                 "array; compute into a new one")
+
+
+def _step_backward_hints(grads: tuple, expected: dict) -> dict[str, str]:
+    """name -> hint for the wrong gradients, from which of them (and which gate blocks) are wrong."""
+    actual = dict(zip(STEP_NAMES, grads))
+    wrong = {name for name in STEP_NAMES if differs(actual[name], expected[name])}
+    x_side = wrong_blocks(actual["dWx"], expected["dWx"], BLOCKS) if "dWx" in wrong else []
+    h_side = wrong_blocks(actual["dWh"], expected["dWh"], BLOCKS) if "dWh" in wrong else []
+    hints = dict.fromkeys(STEP_NAMES, "")
+    if not x_side and not h_side:
+        for name in wrong:
+            hints[name] = FROM_GATES_HINTS.get(name, "")
+    elif not x_side and h_side == ["n"]:
+        hints["dWh"] = RESET_PRODUCT_HINT
+    elif x_side == ["z"]:
+        hints["dWx"] = Z_HINT
+    elif "n" in x_side and set(x_side) <= {"r", "n"}:
+        hints["dWx"] = N_HINT
+    elif x_side == ["r"]:
+        hints["dWx"] = R_HINT
+    else:
+        blocks = x_side or h_side
+        hints["dWx" if x_side else "dWh"] = (f"the {', '.join(blocks)} blocks of the gate gradients are wrong: they are "
+                                             "stacked [da_r, da_z, da_n] in the order r, z, n")
+    return hints
+
+
+def _gradients(function, inputs: dict, dout, device: str, names, **mistake) -> dict:
+    _, grads = forward_backward(lambda **t: function(t, **mistake), inputs, dout, device=device)
+    return {name: grads[key] for name, key in zip(names, inputs) if key in grads}
+
+
+def _step_output(tensors, **mistake):
+    return _gru_math(**tensors, **mistake)["next_h"]
+
+
+def _sequence_output(tensors, **mistake):
+    return _states(_unroll_math(**tensors, **mistake))
+
+
+def compare_gru_step_backward(report: Report, gru_step_forward, gru_step_backward, x, prev_h, Wx, Wh, bx, bh, dnext_h,
+                              reference=None) -> None:
+    """The gradients, from the learner's own cache, against PyTorch autograd (and the reference);
+    float64; dnext_h unchanged; the same gradients from a second call on the cache."""
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    inputs = dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
+    _, cache = call_student(gru_step_forward, *fresh_copies(inputs).values(), returns=("next_h", "cache"), copy_inputs=False)
+    given = fresh_copies({"dnext_h": dnext_h})
+    grads = call_student(gru_step_backward, given["dnext_h"], cache, returns=STEP_NAMES, copy_inputs=False)
+    again = call_student(gru_step_backward, np.array(dnext_h, copy=True), cache, returns=STEP_NAMES, copy_inputs=False)
+    oracles = [(f"torch {d}", _gradients(_step_output, inputs, dnext_h, d, STEP_NAMES)) for d in devices()]
+    if reference is not None:
+        oracles.append(("reference", dict(zip(STEP_NAMES, reference[1](dnext_h, reference[0](*inputs.values())[1])))))
+    slipped = bool(dtype_slips(dict(zip(STEP_NAMES, grads))))
+    hints = dict.fromkeys(STEP_NAMES, "") if slipped else _step_backward_hints(grads, oracles[0][1])
+    compare_gradients(report, STEP_NAMES, grads, oracles, shaped_hints(STEP_NAMES, grads, oracles[0][1], hints))
+    require_float64(report, dict(zip(STEP_NAMES, grads)))
+    require_unchanged(report, given, {"dnext_h": dnext_h},
+                      UPSTREAM_HINT.format(function="gru_step_backward", argument="dnext_h", example="d = dnext_h; d *= ..."))
+    require_repeatable(report, grads, again, AGAIN_HINT.format(function="gru_step_backward"))
+
+
 SEQ_HINTS = {
-    "dx": "at each step t (from T-1 down to 0): gru_step_backward(dh[:, t] + the gradient carried from step t+1, cache[t])",
+    "dx": "at each step t, from T-1 down to 0: the step's backward gets dh[:, t] plus the gradient carried from step t+1",
     "dh0": "dh0 is the dprev_h returned by the step at t = 0",
     "dWx": "the weights are shared by every step: add up (+=) the step gradients",
     "dWh": "the weights are shared by every step: add up (+=) the step gradients",
     "dbx": "the biases are shared by every step: add up (+=) the step gradients",
     "dbh": "the biases are shared by every step: add up (+=) the step gradients",
 }
+#: hint -> the keywords of _unroll_math whose autograd gradients a known mistake gives
+BACKWARD_MISTAKES = {
+    "carry the gradient across steps: step t gets dh[:, t] + dprev_h from step t+1": dict(detach=True),
+    "the weights are shared across time: accumulate with +=, do not overwrite with =": dict(live_weights_at=0),
+    "each step's dprev_h misses the direct path z * dnext_h (prev_h reaches next_h directly too)": dict(direct=False),
+}
 
 
-def _step_parts(x, prev_h, Wx, Wh, bx, bh, dnext_h):
-    H = prev_h.shape[1]
-    xp, hp = x @ Wx + bx, prev_h @ Wh + bh
-    r = _sigmoid(xp[:, :H] + hp[:, :H])
-    z = _sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
-    hn = hp[:, 2 * H:]
-    n = np.tanh(xp[:, 2 * H:] + r * hn)
-    dan = dnext_h * (1 - z) * (1 - n**2)
-    dar = dan * hn * r * (1 - r)
-    daz = dnext_h * (prev_h - n) * z * (1 - z)
-    return r, z, n, hn, dar, daz, dan
-
-
-def _step_suspects(x, prev_h, Wx, Wh, bx, bh, dnext_h):
-    r, z, n, hn, dar, daz, dan = _step_parts(x, prev_h, Wx, Wh, bx, bh, dnext_h)
-    dgx = np.concatenate([dar, daz, dan], axis=1)
-    dgh = np.concatenate([dar, daz, dan * r], axis=1)
-    no_r = np.concatenate([dar, daz, dan], axis=1)
-    flipped = np.concatenate([dar, -daz, dan], axis=1)
-    direct = "prev_h also reaches next_h directly: dprev_h gets + z * dnext_h"
-    outside = "the n block of h Wh + bh is multiplied by r: its gradient is r * da_n"
-    sign = "dL/dz = dnext_h * (prev_h - n), since h' = (1 - z) * n + z * h"
-    return {
-        "dx": {sign: flipped @ Wx.T},
-        "dprev_h": {direct: dgh @ Wh.T, outside: dnext_h * z + no_r @ Wh.T, sign: dnext_h * z + np.concatenate([dar, -daz, dan * r], axis=1) @ Wh.T},
-        "dWx": {sign: x.T @ flipped},
-        "dWh": {outside: prev_h.T @ no_r, sign: prev_h.T @ np.concatenate([dar, -daz, dan * r], axis=1)},
-        "dbx": {sign: flipped.sum(axis=0), "the biases sum over the batch, not a mean": dgx.mean(axis=0)},
-        "dbh": {outside: no_r.sum(axis=0), "the biases sum over the batch, not a mean": dgh.mean(axis=0)},
-    }
-
-
-
-
-def compare_gru_step_backward(report: Report, gru_step_forward, gru_step_backward, x, prev_h, Wx, Wh, bx, bh, dnext_h,
-                              reference=None, numeric=True) -> None:
+def compare_gru_backward(report: Report, gru_forward, gru_backward, x, h0, Wx, Wh, bx, bh, dh, reference=None) -> None:
+    """The gradients, from the learner's own cache, against PyTorch autograd through the unrolled
+    loop (and the reference); float64; dh unchanged; the same gradients from a second call."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _, cache = call_student(gru_step_forward, x, prev_h, Wx, Wh, bx, bh, returns=("next_h", "cache"))
-    grads = call_student(gru_step_backward, dnext_h, cache, returns=STEP_NAMES)
-    oracles = [(f"torch {d}", torch_gru(x, prev_h, Wx, Wh, bx, bh, dnext_h, device=d)[1]) for d in devices()]
-    inputs = dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
-    if numeric:
-        g = numeric_gradients(np_gru_step, inputs, dnext_h)
-        oracles.append(("numeric", tuple(g[k] for k in inputs)))
-    if reference is not None:
-        oracles.append(("reference", reference[1](dnext_h, reference[0](x, prev_h, Wx, Wh, bx, bh)[1])))
-    compare_gradients(report, STEP_NAMES, grads, oracles, STEP_HINTS, _step_suspects(x, prev_h, Wx, Wh, bx, bh, dnext_h))
-
-
-def _seq_suspects(x, h0, Wx, Wh, bx, bh, dh):
-    """The carried gradient dropped; parameter gradients overwritten (only step 0's remain)."""
-    N, T, _ = x.shape
-    h = np_gru_unroll(x, h0, Wx, Wh, bx, bh)
-    prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
-    no_carry = {k: 0.0 for k in SEQ_NAMES}
-    dx = np.zeros(x.shape)
-    step0 = None
-    for t in range(T):
-        g = _step_grads(x[:, t], prev[:, t], Wx, Wh, bx, bh, dh[:, t])
-        dx[:, t] = g[0]
-        for k, v in zip(SEQ_NAMES[2:], g[2:]):
-            no_carry[k] = no_carry[k] + v
-        if t == 0:
-            no_carry["dh0"] = g[1]
-    no_carry["dx"] = dx
-    dprev = np.zeros_like(h0)
-    for t in reversed(range(T)):
-        step0 = _step_grads(x[:, t], prev[:, t], Wx, Wh, bx, bh, dh[:, t] + dprev)
-        dprev = step0[1]
-    overwritten = dict(zip(SEQ_NAMES[2:], step0[2:]))
-    carry_hint = "carry the gradient across steps: step t gets dh[:, t] + dprev_h from step t+1"
-    plus_hint = "the weights are shared across time: accumulate with +=, do not overwrite with ="
-    return {k: {carry_hint: no_carry[k], **({plus_hint: overwritten[k]} if k in overwritten else {})} for k in SEQ_NAMES}
-
-
-def _step_grads(x, prev_h, Wx, Wh, bx, bh, dnext_h):
-    r, z, n, hn, dar, daz, dan = _step_parts(x, prev_h, Wx, Wh, bx, bh, dnext_h)
-    dgx = np.concatenate([dar, daz, dan], axis=1)
-    dgh = np.concatenate([dar, daz, dan * r], axis=1)
-    return dgx @ Wx.T, dnext_h * z + dgh @ Wh.T, x.T @ dgx, prev_h.T @ dgh, dgx.sum(axis=0), dgh.sum(axis=0)
-
-
-def compare_gru_backward(report: Report, gru_forward, gru_backward, x, h0, Wx, Wh, bx, bh, dh, reference=None, numeric=True) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _, cache = call_student(gru_forward, x, h0, Wx, Wh, bx, bh, returns=("h", "cache"))
-    grads = call_student(gru_backward, dh, cache, returns=SEQ_NAMES)
-    oracles = [(f"torch {d}", torch_gru(x, h0, Wx, Wh, bx, bh, dh, device=d)[1]) for d in devices()]
     inputs = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
-    if numeric:
-        g = numeric_gradients(np_gru_unroll, inputs, dh)
-        oracles.append(("numeric", tuple(g[k] for k in inputs)))
+    _, cache = call_student(gru_forward, *fresh_copies(inputs).values(), returns=("h", "cache"), copy_inputs=False)
+    given = fresh_copies({"dh": dh})
+    grads = call_student(gru_backward, given["dh"], cache, returns=SEQ_NAMES, copy_inputs=False)
+    again = call_student(gru_backward, np.array(dh, copy=True), cache, returns=SEQ_NAMES, copy_inputs=False)
+    oracles = [(f"torch {d}", _gradients(_sequence_output, inputs, dh, d, SEQ_NAMES)) for d in devices()]
     if reference is not None:
-        oracles.append(("reference", reference[1](dh, reference[0](x, h0, Wx, Wh, bx, bh)[1])))
-    suspects = _seq_suspects(x, h0, Wx, Wh, bx, bh, dh)
-    compare_gradients(report, SEQ_NAMES, grads, oracles, SEQ_HINTS, suspects)
+        oracles.append(("reference", dict(zip(SEQ_NAMES, reference[1](dh, reference[0](*inputs.values())[1])))))
+    actual = dict(zip(SEQ_NAMES, grads))
+    if dtype_slips(actual):
+        hints = dict.fromkeys(SEQ_NAMES, "")
+    else:
+        mistakes = {hint: _gradients(_sequence_output, inputs, dh, "cpu", SEQ_NAMES, **mistake)
+                    for hint, mistake in BACKWARD_MISTAKES.items()}
+        hints = diagnose(actual, oracles[0][1], mistakes, SEQ_HINTS)
+    compare_gradients(report, SEQ_NAMES, grads, oracles, shaped_hints(SEQ_NAMES, grads, oracles[0][1], hints))
+    require_float64(report, dict(zip(SEQ_NAMES, grads)))
+    require_unchanged(report, given, {"dh": dh},
+                      UPSTREAM_HINT.format(function="gru_backward", argument="dh", example="dh[:, t] += ..."))
+    require_repeatable(report, grads, again, AGAIN_HINT.format(function="gru_backward"))
 
 
 # --------------------------------------------------------------------------- fixed inputs
@@ -256,15 +397,15 @@ def _sequence_inputs():
 
 
 def gru_step_forward(gru_step_forward):
-    """Graded: next_h of gru_step_forward against torch.nn.GRUCell (float64, every device)."""
+    """Graded: next_h of gru_step_forward against torch.nn.GRUCell (float64, every device), and its cache."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("gru_step_forward")
-    compare_gru_step_forward(report, gru_step_forward, *_step_inputs())
+    compare_gru_step_forward(report, gru_step_forward, *_step_inputs(), saturated=True)
     report.finish()
 
 
 def gru_step_backward(gru_step_forward, gru_step_backward):
-    """Graded: gru_step_backward against torch.nn.GRUCell's autograd and centred differences."""
+    """Graded: gru_step_backward against PyTorch autograd."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("gru_step_backward")
     compare_gru_step_backward(report, gru_step_forward, gru_step_backward, *_step_inputs(), linspace_array((3, 5), 0.7, -0.9))
@@ -272,15 +413,15 @@ def gru_step_backward(gru_step_forward, gru_step_backward):
 
 
 def gru_forward(gru_forward):
-    """Graded: h of gru_forward against torch.nn.GRU(batch_first=True) (float64, every device)."""
+    """Graded: h of gru_forward against torch.nn.GRU(batch_first=True) (float64, every device), and its cache."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("gru_forward")
-    compare_gru_forward(report, gru_forward, *_sequence_inputs())
+    compare_gru_forward(report, gru_forward, *_sequence_inputs(), saturated=True)
     report.finish()
 
 
 def gru_backward(gru_forward, gru_backward):
-    """Graded: gru_backward against torch.nn.GRU's autograd and centred differences through the unrolled loop."""
+    """Graded: gru_backward against PyTorch autograd through the unrolled loop."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("gru_backward")
     compare_gru_backward(report, gru_forward, gru_backward, *_sequence_inputs(), linspace_array((2, 4, 5), 0.8, -0.7))

@@ -1,16 +1,25 @@
 """Checks for lesson 07 (character-level text generation on Alice, the capstone).
 
 Each public function is what one graded cell calls, e.g.
-``check.prefix_sequences(prefix_sequences)``. Functions that take or return text or torch
-objects are graded through the notebook's locked adapters, which pass and return NumPy
-arrays only, so that the hidden checks' record/replay (``autograder.probe``) can carry them:
+``check.prefix_sequences(prefix_sequences)``. The checks hold no answer: the text and the rows
+are compared with fixed expected values written out for fixed inputs, the model with
+torch.nn layers run on the learner's own weights, the loss with torch's cross_entropy
+(ignore_index) and its autograd, and generation with a toy model whose most likely
+continuation is known. The ``compare_*`` functions take expected values from their caller:
+literals here, the references' results in the hidden checks (``autograder.hidden.text_generation``).
+
+Functions that take or return text or torch objects are graded through the notebook's locked
+adapters, which pass and return NumPy arrays only, so that the hidden checks' record/replay
+(``autograder.probe``) can carry them:
 
 - ``remove_punctuation_codes(codes)``: the text as character codes, in and out;
 - ``char_lstm_forward(x, V, E, H, seed)``: the learner's CharLSTM built in float64, run once
-  in train mode and once in eval mode; it returns the order in which forward calls the
-  layers, the dropout rates, what goes in and out of each layer, and the weights, so that
-  the structure (Embedding -> Dropout(0.1) -> LSTM(batch_first) -> Linear, nothing dropping
-  out before the Linear) is checked both by inspection and by behaviour;
+  in train mode and once in eval mode, and in eval mode once more in two parts (the second
+  from the state the first returned); it returns the order in which forward calls the
+  layers, the dropout rates (also of a model built with another rate), what goes in and out
+  of each layer, and the weights, so that the structure (Embedding with its padding row ->
+  Dropout(0.1) -> LSTM(batch_first) -> Linear, nothing dropping out before the Linear) and
+  the state passed through forward are checked both by inspection and by behaviour;
 - ``generate_indices(W, seed_indices, num_chars, temperature, seed)``: the learner's
   generate driven by ``ToyModel``, a stand-in language model whose next-character logits
   are known exactly, so that greedy decoding (a tiny temperature) has one right answer.
@@ -22,7 +31,8 @@ import string
 
 import numpy as np
 
-from .core import CheckFailed, Report, call_student, linspace_array
+from .core import CheckFailed, Report, call_student, call_unchanged, linspace_array
+from .sequence_models import EXACT, explained, require_dtype
 from .torch_oracle import devices, torch_module as _torch
 
 PUNCTUATION = frozenset(string.punctuation)
@@ -59,41 +69,45 @@ def _first_difference(got: str, expected: str) -> int:
     return min(len(got), len(expected))
 
 
-def compare_remove_punctuation(report: Report, remove_punctuation_codes, text: str, reference=None) -> None:
+def compare_remove_punctuation(report: Report, remove_punctuation_codes, text: str, expected: str | None = None, *,
+                                oracle: str = "fixed") -> None:
+    """``expected``: the text without punctuation, or None to call only (a hidden check recording)."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    got = call_student(remove_punctuation_codes, _codes(text), name="remove_punctuation")
+    got = explained("remove_punctuation", PUNCTUATION_HINT, lambda: call_student(
+        remove_punctuation_codes, _codes(text), name="remove_punctuation"))
+    if expected is None:
+        return
     if not _is_int_array(got):
         report.require("text", False, f"got {type(got).__name__}, expected the text (a str)", hint=PUNCTUATION_HINT)
         return
     got_text = _text(got)
     left = sorted({c for c in got_text if c in PUNCTUATION})
     report.require("removed", not left, f"punctuation left in: {' '.join(repr(c) for c in left[:6])}", hint=PUNCTUATION_HINT)
-    expected = "".join(c for c in text if c not in PUNCTUATION)
-    kept = "".join(c for c in got_text if c not in PUNCTUATION)
-    lost = sorted({c for c in expected} - set(got_text))
+    lost = sorted(set(expected) - set(got_text))
     problem = ""
     if lost:
         problem = f"characters that are not punctuation were removed: {' '.join(repr(c) for c in lost[:6])}"
-    elif kept != expected:
-        i = _first_difference(kept, expected)
+    elif got_text != expected and not left:
+        i = _first_difference(got_text, expected)
         problem = f"{len(got_text)} characters, expected {len(expected)}; first difference at character {i}"
-    report.require("kept", not problem, problem, hint="remove, do not replace: a punctuation mark becomes nothing, "
-                   "not a space; letters, digits, spaces and newlines stay")
-    if reference is not None:
-        report.require("text", got_text == reference(text), "differs from the reference", hint=PUNCTUATION_HINT,
-                       oracle="reference")
+    report.require("kept", not problem, problem, oracle=oracle,
+                   hint="remove, do not replace: a punctuation mark becomes nothing, not a space; letters, digits "
+                        "and whitespace (spaces, tabs, newlines, carriage returns) stay")
 
 
-VISIBLE_TEXT = ("'Well!' thought Alice to herself, \"after such a fall as this, I shall think\n"
+VISIBLE_TEXT = ("'Well!' thought Alice to herself,\t\"after such a fall as this, I shall think\r\n"
                 "nothing of tumbling down stairs!  (It was 29 [or 2.9] miles--she-didn't know; *why*?) "
                 "#1 $2 %3 &4 +5 /6 <7 =8 >9 @0 \\ ^ _ ` { | } ~ :;")
+#: VISIBLE_TEXT without its punctuation, written out.
+VISIBLE_EXPECTED = ("Well thought Alice to herself\tafter such a fall as this I shall think\r\nnothing of tumbling down "
+                    "stairs  It was 29 or 29 milesshedidnt know why 1 2 3 4 5 6 7 8 9 0         ")
 
 
 def remove_punctuation(remove_punctuation_codes):
     """Graded: remove_punctuation(text), through the notebook's remove_punctuation_codes adapter."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("remove_punctuation")
-    compare_remove_punctuation(report, remove_punctuation_codes, VISIBLE_TEXT)
+    compare_remove_punctuation(report, remove_punctuation_codes, VISIBLE_TEXT, VISIBLE_EXPECTED)
     report.finish()
 
 
@@ -103,61 +117,74 @@ PREFIX_HINT = ("one row per passage of at least 2 characters; a passage p (its f
                "longer) gives the input p[:-1] and the target p[1:], each left-padded with pad to seq_len")
 
 
-def _prefix_rows(lines, seq_len, pad, *, side="left", shift=True, keep="first", skip_short=True):
-    """The expected rows, or one of the common mistakes (for the suspects)."""
-    rows = [np.asarray(line) for line in lines if len(line) >= 2 or not skip_short]
-    rows = [row[: seq_len + 1] if keep == "first" else row[-(seq_len + 1):] for row in rows]
-    inputs = np.full((len(rows), seq_len), pad, dtype=np.int64)
-    targets = np.full((len(rows), seq_len), pad, dtype=np.int64)
-    for i, row in enumerate(rows):
-        n = max(len(row) - 1, 0)
-        x, y = row[:n], (row[1:] if shift else row[:n])
-        where = slice(seq_len - n, seq_len) if side == "left" else slice(0, n)
-        if n:
-            inputs[i, where], targets[i, where] = x, y
-    return inputs, targets
+PREFIX_RIGHT = "pad on the left: the padding goes before the passage, so that every row ends with real characters"
+PREFIX_UNSHIFTED = "the target is the input shifted one step: targets hold p[1:], inputs p[:-1]"
+PREFIX_LAST = "keep the first seq_len + 1 characters of a long passage (its beginning: the prefix), not the last"
+PREFIX_SHORT = "skip passages shorter than 2 characters: they hold no (input, target) pair"
+PREFIX_ZERO = "fill the padding with pad, not with 0"
+PREFIX_BY_VALUE = ("place each row by the passage's length, not by looking for pad: a passage may hold a character "
+                   "equal to pad")
 
 
-PREFIX_MISTAKES = {
-    "pad on the left: the padding goes before the passage, so that every row ends with real characters":
-        dict(side="right"),
-    "the target is the input shifted one step: targets hold p[1:], inputs p[:-1]": dict(shift=False),
-    "keep the first seq_len + 1 characters of a long passage (its beginning: the prefix), not the last": dict(keep="last"),
-    "skip passages shorter than 2 characters: they hold no (input, target) pair": dict(skip_short=False),
-}
-
-
-def compare_prefix_sequences(report: Report, prefix_sequences, lines, seq_len, pad, reference=None) -> None:
+def compare_prefix_sequences(report: Report, prefix_sequences, lines, seq_len, pad, expected=None, suspects=None, *,
+                             oracle: str = "fixed", check_lines: bool = True, hint: str = PREFIX_HINT) -> None:
+    """``expected``: (inputs, targets), or None to call only; ``suspects``: {hint: (inputs, targets)};
+    ``hint``: for a wrong row that no suspect explains (PREFIX_BY_VALUE where pad is also a character).
+    ``check_lines``: check that the list of passages is left unchanged (a record keeps top-level
+    arrays only, so only the visible check can see a change to the list)."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    inputs, targets = call_student(prefix_sequences, lines, seq_len, pad, returns=("inputs", "targets"))
-    expected = _prefix_rows(lines, seq_len, pad)
-    wrong = {hint: _prefix_rows(lines, seq_len, pad, **kwargs) for hint, kwargs in PREFIX_MISTAKES.items()}
+    inputs, targets = explained("prefix_sequences", PREFIX_HINT, lambda: call_unchanged(
+        report, prefix_sequences, lines, seq_len, pad, argument_names=("passages" if check_lines else None, None, None),
+        returns=("inputs", "targets"),
+        hint="leave the passages as they are: build the rows in new arrays, not by changing the list or its arrays"))
+    if expected is None:
+        return
+    suspects = dict(suspects or {})
+    suspects[PREFIX_UNSHIFTED] = (expected[0], expected[0])
+    suspects.setdefault(PREFIX_ZERO, tuple(np.where(e == pad, 0, e) for e in expected))
+    named = False  # one mistake, one hint: targets are usually wrong in the same way as inputs
     for k, (name, value) in enumerate((("inputs", inputs), ("targets", targets))):
-        report.require(f"{name[:2]} dtype", _is_int_array(value), "expected an integer NumPy array (indices)",
-                       hint="np.full(..., pad, dtype=np.int64), then fill each row's right end")
-        report.compare(name, value, expected[k], oracle="rule", hint=PREFIX_HINT,
-                       suspects={h: v[k] for h, v in wrong.items()})
-        if reference is not None:
-            report.compare(name, value, reference(lines, seq_len, pad)[k], oracle="reference", hint=PREFIX_HINT)
+        require_dtype(report, name[:2], value, np.int64, "indices are int64 (torch's losses want int64 targets): "
+                      "np.full(..., pad, dtype=np.int64)")
+        line = report.compare(name, value, expected[k], oracle=oracle, tol=EXACT, hint="" if named else hint,
+                              suspects=None if named else {h: v[k] for h, v in suspects.items()})
+        named = named or not line.ok
 
 
-def _visible_lines():
-    # lengths 1 (skipped), 3, 2, 6 (exactly seq_len + 1), 9 (longer: cut to its first 6)
-    return [np.array([4]), np.array([1, 2, 3]), np.array([7, 0]), np.array([5, 1, 4, 1, 5, 2]),
-            np.array([3, 1, 4, 1, 5, 9, 2, 6, 8])]
+def _visible_prefix_cases():
+    """(lines, seq_len, pad, expected, suspects), written out. The first: lengths 1 (skipped), 3, 2,
+    6 (exactly seq_len + 1) and 9 (cut to its first 6); the second: pad equals a character."""
+    lines = [np.array([4]), np.array([1, 2, 3]), np.array([7, 0]), np.array([5, 1, 4, 1, 5, 2]),
+             np.array([3, 1, 4, 1, 5, 9, 2, 6, 8])]
+    a = np.array
+    expected = (a([[10, 10, 10, 1, 2], [10, 10, 10, 10, 7], [5, 1, 4, 1, 5], [3, 1, 4, 1, 5]]),
+                a([[10, 10, 10, 2, 3], [10, 10, 10, 10, 0], [1, 4, 1, 5, 2], [1, 4, 1, 5, 9]]))
+    suspects = {
+        PREFIX_RIGHT: (a([[1, 2, 10, 10, 10], [7, 10, 10, 10, 10], [5, 1, 4, 1, 5], [3, 1, 4, 1, 5]]),
+                       a([[2, 3, 10, 10, 10], [0, 10, 10, 10, 10], [1, 4, 1, 5, 2], [1, 4, 1, 5, 9]])),
+        PREFIX_LAST: (a([[10, 10, 10, 1, 2], [10, 10, 10, 10, 7], [5, 1, 4, 1, 5], [1, 5, 9, 2, 6]]),
+                      a([[10, 10, 10, 2, 3], [10, 10, 10, 10, 0], [1, 4, 1, 5, 2], [5, 9, 2, 6, 8]])),
+        PREFIX_SHORT: (a([[10] * 5, [10, 10, 10, 1, 2], [10, 10, 10, 10, 7], [5, 1, 4, 1, 5], [3, 1, 4, 1, 5]]),
+                       a([[10] * 5, [10, 10, 10, 2, 3], [10, 10, 10, 10, 0], [1, 4, 1, 5, 2], [1, 4, 1, 5, 9]])),
+    }
+    yield lines, 5, 10, expected, suspects
+    yield [np.array([1, 2, 1]), np.array([3, 1])], 4, 1, (a([[1, 1, 1, 2], [1, 1, 1, 3]]), a([[1, 1, 2, 1], [1, 1, 1, 1]])), None
 
 
 def prefix_sequences(prefix_sequences):
-    """Graded: prefix_sequences(passages, seq_len, pad) on five passages of lengths 1 to 9, seq_len 5."""
+    """Graded: prefix_sequences(passages, seq_len, pad): five passages of lengths 1 to 9 with seq_len 5,
+    then two passages that hold the padding index itself."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("prefix_sequences")
-    compare_prefix_sequences(report, prefix_sequences, _visible_lines(), 5, 10)
+    for lines, seq_len, pad, expected, suspects in _visible_prefix_cases():
+        compare_prefix_sequences(report, prefix_sequences, lines, seq_len, pad, expected, suspects,
+                                 hint=PREFIX_HINT if suspects is not None else PREFIX_BY_VALUE)
     report.finish()
 
 
 # --------------------------------------------------------------------------- CharLSTM
 
-MODEL_HINT = ("Embedding(vocab_size + 1, embed_size) -> Dropout(0.1) -> LSTM(embed_size, hidden_size, batch_first=True) "
+MODEL_HINT = ("Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size) -> Dropout(0.1) -> LSTM(embed_size, hidden_size, batch_first=True) "
               "-> Linear(hidden_size, vocab_size); forward(x, state=None) returns (logits, state)")
 
 
@@ -174,11 +201,24 @@ def _lstm_oracle(x, W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, device="cpu")
         return (out @ t(W_head).T + t(b_head)).cpu().numpy()
 
 
+PADDING_ROW_HINT = ("x holds the padding index vocab_size, so the embedding needs vocab_size + 1 rows: "
+                    "Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size)")
+STATE_HINT = ("forward(x, state) passes state to the LSTM and returns the LSTM's new (h, c): run on x[:, :k] and then on "
+              "x[:, k:] with the state it returned, it must give the logits of x run in one go")
+
+
+def _char_lstm_error_hint(error: Exception) -> str:
+    if isinstance(error, IndexError) and "index out of range" in str(error):
+        return PADDING_ROW_HINT
+    return MODEL_HINT
+
+
 def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_size, hidden_size, seed) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    result = call_student(char_lstm_forward, x, vocab_size, embed_size, hidden_size, seed, name="CharLSTM")
+    result = explained("CharLSTM", _char_lstm_error_hint, lambda: call_student(
+        char_lstm_forward, x, vocab_size, embed_size, hidden_size, seed, name="CharLSTM"))
     (order, dropout_p, batch_first, emb_out, lstm_in, lstm_out, head_in, logits_train, logits_eval,
-     W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head) = result
+     W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, logits_resumed, other_rates) = result
     calls = " -> ".join(LAYER_NAMES.get(int(c), "other") for c in np.asarray(order).ravel())
     report.require("layers", np.asarray(order).ravel().tolist() == EXPECTED_ORDER, f"forward calls {calls}",
                    hint="the layers run in the order Embedding, Dropout, LSTM, Linear: dropout on the input "
@@ -186,6 +226,9 @@ def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_si
     p = np.asarray(dropout_p).ravel()
     report.require("dropout", p.size == 1 and abs(float(p[0]) - DROPOUT) < 1e-12,
                    f"torch.nn.Dropout rates {p.tolist()}", hint="one torch.nn.Dropout(0.1), on the embedded input")
+    rates = np.asarray(other_rates).ravel().tolist()
+    report.require("dropout=", rates == [0.25], f"CharLSTM(..., dropout=0.25) holds torch.nn.Dropout rates {rates}",
+                   hint="use the dropout argument: torch.nn.Dropout(dropout), not a fixed rate")
     report.require("batch", int(batch_first) == 1, "torch.nn.LSTM is not batch_first",
                    hint="torch.nn.LSTM(..., batch_first=True): x is (N, T, E)")
     N, T = x.shape
@@ -197,6 +240,10 @@ def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_si
                         "the Linear predicts the vocab_size characters")
     if not shapes_ok:
         return
+    zero_rows = np.flatnonzero(~np.asarray(W_emb).any(axis=1)).tolist()
+    report.require("padding", zero_rows == [vocab_size], f"the embedding rows that start at zero: {zero_rows}, "
+                   f"expected [{vocab_size}] only", hint="the padding index is vocab_size, the last row: "
+                   "Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size) keeps that row at zero")
     report.compare("embedded", emb_out, np.asarray(W_emb)[x], oracle="W_emb[x]", hint="the Embedding reads x (N, T)")
     # In train mode the LSTM's input is the embedding with dropout: each entry zeroed or scaled by 1 / (1 - 0.1).
     kept = np.asarray(lstm_in) != 0
@@ -212,8 +259,11 @@ def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_si
     report.compare("logits", logits_train, np.asarray(head_in) @ np.asarray(W_head).T + b_head, oracle="train",
                    hint="the logits are the Linear layer's output")
     for d in devices():
-        report.compare("logits", logits_eval, _lstm_oracle(x, W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, d),
-                       oracle=f"eval {d}", hint=MODEL_HINT + "; in eval mode nothing is dropped")
+        expected = _lstm_oracle(x, W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, d)
+        report.compare("logits", logits_eval, expected, oracle=f"eval {d}", hint=MODEL_HINT + "; in eval mode nothing is dropped",
+                       dtype=np.float64)
+        k = x.shape[1] - np.shape(logits_resumed)[1] if np.ndim(logits_resumed) == 3 else 0
+        report.compare("resumed", logits_resumed, expected[:, k:], oracle=f"state {d}", hint=STATE_HINT)
 
 
 def model_inputs(rng: np.random.Generator | None, N: int, T: int, V: int) -> np.ndarray:
@@ -236,58 +286,109 @@ def char_lstm(char_lstm_forward):
 
 LOSS_HINT = ("average -log softmax(logits)[target] over the positions whose target is not pad only: "
              "mask = targets != pad, then cross_entropy(logits[mask], targets[mask])")
+STABILITY_HINT = ("the loss is inf or nan where the exact loss is finite: log(softmax(.)) is log(0) when a wrong class "
+                  "leads by a large margin, and one max subtracted over the whole batch underflows the rows on a "
+                  "smaller scale; use log_softmax along the last axis (or cross_entropy), which works row by row")
+LOSS_ERROR_HINT = ("leave out the positions whose target equals pad (the pad argument, whatever its value) before any "
+                   "indexing by target: mask = targets != pad")
+LOSS_PADDING_SCORED = "mask the padded targets out: they are not characters to predict"
 
 
-def _loss_variants(logits, targets, pad):
+def _loss_suspects(logits, targets, pad) -> dict:
+    """What known mistakes give, from torch's own cross_entropy with other reductions and targets."""
     torch = _torch()
     F = torch.nn.functional
-    mask = targets != pad
-    nll = -F.log_softmax(logits, dim=-1).gather(-1, targets.clamp(max=logits.shape[-1] - 1)[..., None])[..., 0]
-    right = (nll * mask).sum() / mask.sum()
-    return float(right), {
-        "divide by the number of real targets, not by N * T: padding must not count": float((nll * mask).sum() / mask.numel()),
-        "the mean, not the sum, over the real targets": float((nll * mask).sum()),
-        "one mean over all real targets (not a mean per row, then over rows)":
-            float(((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()),
-        "mask the padded targets out: they are not characters to predict": float(nll.mean()),
+    V = logits.shape[-1]
+    flat, flat_t = logits.reshape(-1, V), targets.reshape(-1)
+    total = F.cross_entropy(flat, flat_t, ignore_index=pad, reduction="sum")
+    rows = [F.cross_entropy(logits[n], targets[n], ignore_index=pad) for n in range(len(targets))]
+    rows = torch.stack([r if torch.isfinite(r) else torch.zeros_like(r) for r in rows])  # a row of padding only: 0
+    padded = targets == pad
+    return {
+        "divide by the number of real targets, not by N * T: padding must not count": float(total / flat_t.numel()),
+        "the mean, not the sum, over the real targets": float(total),
+        "one mean over all real targets (not a mean per row, then over rows)": float(rows.mean()),
+        LOSS_PADDING_SCORED: float(F.cross_entropy(flat, torch.where(padded, 0, targets).reshape(-1))),
+        LOSS_PADDING_SCORED + " ": float(F.cross_entropy(flat, torch.where(padded, V - 1, targets).reshape(-1))),
     }
 
 
-def compare_masked_cross_entropy(report: Report, masked_cross_entropy, logits, targets, pad, gradient=True,
+def compare_masked_cross_entropy(report: Report, masked_cross_entropy, logits, targets, pad, visible=True,
                                  reference=None) -> None:
+    """``visible``: also check the gradient and that logits and targets are left unchanged (a hidden
+    check's record carries the loss only)."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     torch = _torch()
-    given = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
-    loss = call_student(masked_cross_entropy, given, torch.as_tensor(targets), pad)
-    if gradient:
-        report.require("tensor", torch.is_tensor(loss) and loss.requires_grad and loss.ndim == 0,
+    F = torch.nn.functional
+    given = torch.tensor(logits, dtype=torch.float64, requires_grad=visible)
+    given_targets = torch.tensor(targets)
+    loss = explained("masked_cross_entropy", LOSS_ERROR_HINT, lambda: call_student(
+        masked_cross_entropy, given, given_targets, pad))
+    is_tensor = torch.is_tensor(loss)
+    if visible:
+        report.require("tensor", is_tensor and loss.requires_grad and loss.ndim == 0,
                        f"got {type(loss).__name__}, expected a scalar torch tensor that autograd can differentiate",
                        hint="return the tensor itself: .item() or float() stops the gradient that training needs")
-    value = float(loss.detach()) if torch.is_tensor(loss) and loss.numel() == 1 else loss
-    expected, suspects = _loss_variants(torch.as_tensor(logits), torch.as_tensor(targets), pad)
+        for name, before, after in (("logits", logits, given.detach().numpy()), ("targets", targets, given_targets.numpy())):
+            report.require(name, np.array_equal(before, after), f"{name} was left changed", oracle="unchanged",
+                           hint="leave logits and targets as they are: an in-place change (targets[...] = 0, "
+                                "masked_fill_) writes into the caller's tensor")
+    # As a NumPy scalar of the loss's own dtype: a float32 loss is named as such, never judged by its rounding.
+    value = loss.detach().cpu().numpy().reshape(()) if is_tensor and loss.numel() == 1 else loss
+    suspects = _loss_suspects(torch.as_tensor(logits), torch.as_tensor(targets), pad)
+    oracles = []
     for d in devices():
-        oracle = float(torch.nn.functional.cross_entropy(torch.as_tensor(logits, device=d).reshape(-1, logits.shape[-1]),
-                                                         torch.as_tensor(targets, device=d).reshape(-1), ignore_index=pad))
-        report.compare("loss", value, oracle, oracle=f"ignore_index {d}", hint=LOSS_HINT, suspects=suspects)
+        expected = F.cross_entropy(torch.as_tensor(logits, device=d).reshape(-1, logits.shape[-1]),
+                                   torch.as_tensor(targets, device=d).reshape(-1), ignore_index=pad)
+        oracles.append((f"ignore_index {d}", float(expected)))
     if reference is not None:
-        expected = float(reference(torch.as_tensor(logits), torch.as_tensor(targets), pad))
-        report.compare("loss", value, expected, oracle="reference", hint=LOSS_HINT, suspects=suspects)
+        oracles.append(("reference", float(reference(torch.as_tensor(logits), torch.as_tensor(targets), pad))))
+    lines = [report.compare("loss", value, expected, oracle=oracle, tol=1e-10, hint=LOSS_HINT, suspects=suspects,
+                            nonfinite_hint=STABILITY_HINT, dtype=np.float64) for oracle, expected in oracles]
+    # The gradient, when the value is right (a wrong value has a wrong gradient too: one mistake, one hint);
+    # when only the dtype is wrong, that the gradient reaches logits at all.
+    value_right = all(line.ok for line in lines)
+    if visible and is_tensor and loss.requires_grad and all(line.ok or line.problem.startswith("dtype") for line in lines):
+        try:
+            (grad,) = torch.autograd.grad(loss, given, allow_unused=True)
+        except RuntimeError:
+            grad = None
+        hint = ("compute the loss from logits with torch operations only, so that autograd reaches logits: no "
+                ".detach(), .item() or a new tensor on the way")
+        if not value_right:
+            report.require("gradient", grad is not None, "autograd does not reach logits from the loss", hint=hint,
+                           oracle="autograd")
+            return
+        leaf = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+        (expected,) = torch.autograd.grad(F.cross_entropy(leaf.reshape(-1, logits.shape[-1]),
+                                                          torch.as_tensor(targets).reshape(-1), ignore_index=pad), leaf)
+        report.compare("gradient", None if grad is None else grad.numpy(), expected.numpy(), oracle="autograd",
+                       tol=1e-9, dtype=np.float64, hint=hint)
 
 
-def _loss_inputs():
+def _loss_cases():
+    """(logits, targets, pad): rows with 0, 2 and 4 padded positions; rows on scales 1000 and 1, a wrong
+    class leading by 2000 in the first; a padding index that is not V (-1)."""
     N, T, V = 3, 5, 4
     logits = linspace_array((N, T, V), -2.0, 2.5)
     targets = (np.arange(N * T).reshape(N, T) * 3 + 1) % V
     for i in range(N):
-        targets[i, : 2 * i] = V  # rows with 0, 2 and 4 padded positions
-    return logits, targets.astype(np.int64), V
+        targets[i, : 2 * i] = V
+    yield logits, targets.astype(np.int64), V
+    large = np.array([[[-1000.0, 0.0, 1000.0], [500.0, -500.0, 0.0], [1000.0, 999.0, -1000.0]],
+                      [[0.5, -0.2, 0.1], [-1.0, 1.0, 0.0], [0.3, 0.3, -0.3]]])
+    yield large, np.array([[0, 3, 0], [2, 1, 3]]), 3  # row 0, step 0: target logit -1000, the largest 1000
+    # Not a ramp: a ramp's log-softmax is the same at every step, and unequal means could then agree.
+    yield 2.0 * np.sin(1.7 * np.arange(30.0)).reshape(2, 3, 5), np.array([[4, -1, 0], [-1, -1, 2]]), -1
 
 
 def masked_cross_entropy(masked_cross_entropy):
-    """Graded: masked_cross_entropy(logits, targets, pad) against cross_entropy with ignore_index."""
+    """Graded: masked_cross_entropy(logits, targets, pad) against cross_entropy with ignore_index, on
+    ordinary, large and differently scaled logits, and with a padding index that is not V."""
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     report = Report("masked_cross_entropy")
-    compare_masked_cross_entropy(report, masked_cross_entropy, *_loss_inputs())
+    for logits, targets, pad in _loss_cases():
+        compare_masked_cross_entropy(report, masked_cross_entropy, logits, targets, pad)
     report.finish()
 
 
@@ -322,14 +423,17 @@ def _toy_class():
     return ToyModel
 
 
-def greedy_indices(W, seed_indices, num_chars) -> np.ndarray:
-    """What ToyModel(W) gives with the most likely character chosen at every step."""
+def greedy_indices(W, seed_indices, num_chars, *, carry_state=True, first_from_first_seed=False) -> np.ndarray:
+    """What ToyModel(W) gives with the most likely character chosen at every step. The options give
+    what two known mistakes give instead: the state dropped after the seed (each new character read
+    from a fresh state), and the first character chosen after the seed's FIRST character."""
     V = W.shape[0]
     state, out = int(np.sum(seed_indices)) % V, []
-    for _ in range(num_chars):
-        index = int(np.argmax(W[state]))
+    for step in range(num_chars):
+        row = int(seed_indices[0]) % V if first_from_first_seed and step == 0 else state
+        index = int(np.argmax(W[row]))
         out.append(index)
-        state = (state + index) % V
+        state = (state + index) % V if carry_state else index % V
     return np.array(out, dtype=np.int64)
 
 
@@ -343,16 +447,25 @@ def toy_logits(rng: np.random.Generator | None, V: int, spread: float) -> np.nda
 
 GENERATE_HINT = ("feed the seed text, then repeat num_chars times: softmax(last logits / temperature), draw one index "
                  "with a torch.Generator seeded with `seed`, feed it back with the state")
+TEMPERATURE_HINT = ("at temperature 0.001 two seeds gave different texts: divide the logits by the temperature before "
+                    "the softmax (softmax(logits / temperature)); as it goes to 0, sampling picks the most likely character")
+GREEDY_STATE = ("carry the state: feed each drawn character together with the state the model returned "
+                "(model(x, state)); without it the model forgets the seed and every character before")
+GREEDY_FIRST = "read the logits after the LAST character of the seed text (logits[0, -1]), not after its first"
+GREEDY_HINT = ("at temperature 0.001 the text must be the most likely character at every step: feed the seed once, read "
+               "the logits after its last character, then feed each drawn character with the state the model returned")
+OVERFLOW_HINT = ("at temperature 0.001 the scaled logits are in the thousands: exp of them overflows; use torch.softmax "
+                 "(it subtracts the largest logit first), not exp(...) / sum")
 
 
 def compare_generate(report: Report, generate_indices, W, seed_indices, num_chars, seed) -> None:
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    V = W.shape[0]
     runs = {}
-    for key, temperature, s in (("greedy", GREEDY_TEMPERATURE, seed), ("t1", 1.0, seed), ("again", 1.0, seed),
-                                ("other", 1.0, seed + 1)):
-        runs[key] = call_student(generate_indices, W, seed_indices, num_chars, temperature, s, name="generate",
-                                 returns=("indices", "training_calls"))
+    for key, temperature, s in (("t1", 1.0, seed), ("again", 1.0, seed), ("other", 1.0, seed + 1),
+                                ("greedy", GREEDY_TEMPERATURE, seed), ("greedy other", GREEDY_TEMPERATURE, seed + 1)):
+        hint = OVERFLOW_HINT if temperature < 1 else GENERATE_HINT  # the runs at temperature 1 went through
+        runs[key] = explained("generate", hint, lambda t=temperature, s=s: call_student(
+            generate_indices, W, seed_indices, num_chars, t, s, name="generate", returns=("indices", "training_calls")))
     text, _ = runs["t1"]
     ok_array = _is_int_array(text) and text.ndim == 1
     report.require("length", ok_array and len(text) == num_chars,
@@ -363,13 +476,21 @@ def compare_generate(report: Report, generate_indices, W, seed_indices, num_char
     report.require("same seed", ok_array and np.array_equal(text, runs["again"][0]),
                    "two calls with the same seed gave different texts",
                    hint="draw from a torch.Generator().manual_seed(seed) (pass generator= to torch.multinomial)")
-    report.require("new seed", num_chars < 20 or not np.array_equal(text, runs["other"][0]),
+    argmax = num_chars >= 20 and np.array_equal(text, greedy_indices(W, seed_indices, num_chars))
+    report.require("new seed", num_chars < 20 or argmax or not np.array_equal(text, runs["other"][0]),
                    "a different seed gave the same text", hint="use the `seed` argument to seed the generator")
-    greedy = greedy_indices(W, seed_indices, num_chars)
-    report.compare("greedy", runs["greedy"][0], greedy, oracle=f"T={GREEDY_TEMPERATURE:g}",
-                   hint="divide the logits by the temperature before the softmax: as it goes to 0, sampling "
-                        "picks the most likely character; use the logits after the LAST character read")
-    report.require("sampled", num_chars < 20 or not np.array_equal(text, greedy),
+    greedy, greedy_other = runs["greedy"][0], runs["greedy other"][0]
+    expected = greedy_indices(W, seed_indices, num_chars)
+    if not (ok_array and len(text) == num_chars):
+        return  # a wrong length makes every text below wrong too: one mistake, one hint
+    if num_chars >= 20 and not np.array_equal(greedy, greedy_other):
+        hint, suspects = TEMPERATURE_HINT, None  # still random at a tiny temperature: the temperature is not applied
+    else:
+        hint, suspects = GREEDY_HINT, {
+            GREEDY_STATE: greedy_indices(W, seed_indices, num_chars, carry_state=False),
+            GREEDY_FIRST: greedy_indices(W, seed_indices, num_chars, first_from_first_seed=True)}
+    report.compare("greedy", greedy, expected, oracle=f"T={GREEDY_TEMPERATURE:g}", tol=EXACT, hint=hint, suspects=suspects)
+    report.require("sampled", num_chars < 20 or not np.array_equal(text, expected),
                    "at temperature 1 the text is the most likely character at every step",
                    hint="sample from the softmax (torch.multinomial); do not take the argmax")
 
@@ -389,4 +510,4 @@ def __getattr__(name):
 
 
 __all__ = ["CheckFailed", "remove_punctuation", "prefix_sequences", "char_lstm", "masked_cross_entropy", "generate",
-           "ToyModel", "greedy_indices"]
+           "ToyModel"]

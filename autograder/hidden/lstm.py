@@ -1,5 +1,10 @@
 """Hidden checks for lesson 04: random shapes, edge cases (one step, a batch of one,
-H != D and H == D) and the NumPy references."""
+H != D and H == D), saturated gates, upstream gradients at some steps only, and the NumPy
+references. Each kind of case is chosen by its index, never by a coin: a verdict never
+depends on the grading seed.
+
+Sequence caches are checked by the visible checks only: a hidden check's record carries
+a cache only when it is a tuple of arrays (a step cache), not a list of them."""
 from __future__ import annotations
 
 import functools
@@ -22,6 +27,17 @@ def _shapes(rng: np.random.Generator):
     return EDGE_SHAPES + [tuple(int(v) for v in rng.integers(1, 7, size=4)) for _ in range(RANDOM_CASES)]
 
 
+def upstream(rng, case: int, shape) -> np.ndarray:
+    """dh for case number ``case``, by index: at every step, at the last step only (many-to-one,
+    where a dropped carry leaves every earlier step at zero), or at the first step only."""
+    dh = rng.normal(size=shape)
+    if case % 3 == 1:
+        dh[:, :-1] = 0.0
+    elif case % 3 == 2:
+        dh[:, 1:] = 0.0
+    return dh
+
+
 def _weights(rng, d, h):
     Wx = rng.normal(scale=1 / np.sqrt(d), size=(d, 4 * h))
     Wh = rng.normal(scale=1 / np.sqrt(h), size=(h, 4 * h))
@@ -31,9 +47,10 @@ def _weights(rng, d, h):
 @hidden_check("lstm_step_forward")
 def lstm_step_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, _, d, h in _shapes(rng):
+    for case, (n, _, d, h) in enumerate(_shapes(rng)):
         visible.compare_lstm_step_forward(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
-                                          rng.normal(size=(n, h)), *_weights(rng, d, h), reference=ref and ref.lstm_step_forward)
+                                          rng.normal(size=(n, h)), *_weights(rng, d, h), reference=ref and ref.lstm_step_forward,
+                                          saturated=case == 0)
 
 
 @hidden_check("lstm_step_forward", "lstm_step_backward")
@@ -43,29 +60,25 @@ def lstm_step_backward(report, functions, rng, with_reference):
         visible.compare_lstm_step_backward(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
                                            rng.normal(size=(n, h)), *_weights(rng, d, h), rng.normal(size=(n, h)),
                                            rng.normal(size=(n, h)),
-                                           reference=ref and (ref.lstm_step_forward, ref.lstm_step_backward), numeric=False)
+                                           reference=ref and (ref.lstm_step_forward, ref.lstm_step_backward))
 
 
 @hidden_check("lstm_forward")
 def lstm_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, t, d, h in _shapes(rng):
+    for case, (n, t, d, h) in enumerate(_shapes(rng)):
         visible.compare_lstm_forward(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
-                                     *_weights(rng, d, h), reference=ref and ref.lstm_forward)
+                                     *_weights(rng, d, h), reference=ref and ref.lstm_forward, check_cache=False,
+                                     saturated=case == 2)
 
 
 @hidden_check("lstm_forward", "lstm_backward")
 def lstm_backward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for case, (n, t, d, h) in enumerate(_shapes(rng)):
-        # Every other case has an upstream gradient at the last step only (many-to-one),
-        # where a dropped carry leaves every earlier step at zero.
-        dh = rng.normal(size=(n, t, h))
-        if case % 2:  # by index, not by coin: each kind of case must always be there
-            dh[:, :-1] = 0.0
         visible.compare_lstm_backward(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
-                                      *_weights(rng, d, h), dh,
-                                      reference=ref and (ref.lstm_forward, ref.lstm_backward), numeric=False)
+                                      *_weights(rng, d, h), upstream(rng, case, (n, t, h)),
+                                      reference=ref and (ref.lstm_forward, ref.lstm_backward))
 
 
 @hidden_check("lstm_cell_module_forward")

@@ -1,6 +1,10 @@
-"""Hidden checks for lesson 06: random sizes and values, with the edge cases always present by
-case index (a sequence of length one, a row that fills the batch, a padded row, a batch of one,
-a one-step window) and the references as a further oracle."""
+"""Hidden checks for lesson 06: random sizes and values, with the edge cases present by case
+index, never by chance: a sequence of length one; a batch whose longest row is not first; a
+padded length T greater than every length; a real token equal to the padding value; a batch of
+one; a one-step window; a class that never occurs and a (label, prediction) pair that occurs
+twice; one, two and three stacked layers; a model with dropout that starts in eval mode, a
+second input and another loss. Expected values come from the references (grader side); in a
+learner's kernel (``with_reference`` false) the functions are only called, to be recorded."""
 from __future__ import annotations
 
 import functools
@@ -14,48 +18,68 @@ _reference = functools.partial(lesson_reference, __name__)
 
 
 def _lengths(rng, case, N, T):
-    """Lengths in 1..T with, by index: row 0 full (T), the last row of length 1 (when N > 1),
-    row 1 padded (when N > 2); every third case has all rows full."""
-    lengths = rng.integers(1, T + 1, size=N)
-    lengths[0] = T
-    if case % 3 == 2:
-        lengths[:] = T
-        return lengths
-    if N > 1:
-        lengths[-1] = 1
-    if N > 2 and T > 1:
-        lengths[1] = rng.integers(1, T)
-    return lengths
+    """Lengths in 1..T, by case index: case % 3 == 0: the full row (T) last and a row of length 1
+    first, so the longest row is not first; 1: every row shorter than T (T > max(lengths), T > 1);
+    2: every row full."""
+    kind = case % 3
+    if kind == 2 or T == 1:
+        return np.full(N, T, dtype=np.int64)
+    if kind == 1:
+        lengths = rng.integers(1, T, size=N)
+    else:
+        lengths = rng.integers(1, T + 1, size=N)
+        lengths[-1] = T
+    lengths[0] = 1
+    return lengths.astype(np.int64)
 
 
 @hidden_check("pad_sequences")
 def pad_sequences(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    shapes = [(1, 1), (3, 4), (5, 7), (2, 1)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9))) for _ in range(3)]
+    shapes = [(1, 1), (3, 4), (5, 7), (2, 1), (4, 3), (3, 5)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9)))
+                                                                 for _ in range(2)]
     for case, (N, T) in enumerate(shapes):
         lengths = _lengths(rng, case, N, T)
-        seqs = [rng.integers(1, 50, size=int(n)) for n in lengths]
+        if case % 3 == 1:
+            lengths[-1] = T  # T_max is the longest length: one row reaches it
         pad_value = (0, -1, 99)[case % 3]
-        visible.compare_pad_sequences(report, *functions, seqs, pad_value, reference=ref and ref.pad_sequences)
+        seqs = [rng.integers(1, 50, size=int(n)) for n in lengths]
+        if case % 2 == 0:
+            seqs[-1][-1] = pad_value  # a real token equal to pad_value
+        expected = ref.pad_sequences([s.copy() for s in seqs], pad_value) if ref else None
+        visible.compare_pad_sequences(report, *functions, seqs, pad_value, expected, oracle="reference", check_seqs=False)
 
 
 @hidden_check("length_mask")
 def length_mask(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    shapes = [(1, 1), (3, 4), (4, 6), (2, 1)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9))) for _ in range(3)]
+    shapes = [(1, 1), (3, 4), (4, 6), (2, 1), (3, 5), (5, 3)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9)))
+                                                                 for _ in range(2)]
     for case, (N, T) in enumerate(shapes):
-        visible.compare_length_mask(report, *functions, _lengths(rng, case, N, T), T, reference=ref and ref.length_mask)
+        lengths = _lengths(rng, case, N, T)
+        expected = ref.length_mask(lengths.copy(), T) if ref else None
+        visible.compare_length_mask(report, *functions, lengths, T, expected, oracle="reference")
+
+
+def _window_suspects(ref, series, target, window):
+    if not ref:
+        return None
+    X, _ = ref.make_windows(series, target, window)
+    later = np.concatenate([X[1:], series[None, len(target) - window:]]) if len(X) else X
+    return {"X": {visible.X_SHIFTED: later}, "y": {visible.Y_TODAY: ref.persistence_forecast(target, window)}}
 
 
 @hidden_check("make_windows")
 def make_windows(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(5, 1, 1), (8, 3, 2), (12, 4, 3), (6, 5, 1)] + [(int(rng.integers(6, 15)), int(rng.integers(1, 5)), int(rng.integers(1, 4)))
-                                                            for _ in range(3)]
+    cases = [(5, 1, 1), (8, 3, 2), (12, 4, 3), (6, 5, 1)] + [(int(rng.integers(6, 15)), int(rng.integers(1, 5)),
+                                                             int(rng.integers(1, 4))) for _ in range(3)]
     for T, window, F in cases:
         series = rng.normal(size=(T, F))
         target = rng.normal(size=T)
-        visible.compare_make_windows(report, *functions, series, target, window, reference=ref and ref.make_windows)
+        expected = ref.make_windows(series.copy(), target.copy(), window) if ref else None
+        visible.compare_make_windows(report, *functions, series, target, window, expected,
+                                     _window_suspects(ref, series, target, window), oracle="reference", check_new=False)
 
 
 @hidden_check("persistence_forecast")
@@ -63,36 +87,61 @@ def persistence_forecast(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     cases = [(4, 1), (9, 3), (7, 6), (12, 2)] + [(int(rng.integers(6, 15)), int(rng.integers(2, 5))) for _ in range(3)]
     for T, window in cases:
-        visible.compare_persistence(report, *functions, rng.normal(size=T), window, reference=ref and ref.persistence_forecast)
+        target = rng.normal(size=T)
+        expected = ref.persistence_forecast(target.copy(), window) if ref else None
+        suspects = {visible.PERSIST_TRUTH: target[window:], visible.PERSIST_START: target[:-window]} if ref else None
+        visible.compare_persistence(report, *functions, target, window, expected, suspects, oracle="reference",
+                                    check_new=False)
 
 
 @hidden_check("accuracy", "confusion_matrix", "mean_absolute_error")
 def metrics(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(7, 3), (4, 5), (10, 2)] + [(int(rng.integers(3, 12)), int(rng.integers(2, 6))) for _ in range(3)]
-    for N, C in cases:
+    cases = [(7, 3), (6, 5), (10, 2), (9, 4)] + [(int(rng.integers(5, 12)), int(rng.integers(3, 6))) for _ in range(2)]
+    for case, (N, C) in enumerate(cases):
         if N == C:
             N += 1  # N != C: an argmax over the wrong axis must show
         logits = rng.normal(size=(N, C))
-        labels = rng.integers(0, C, size=N)
-        labels[0] = int(np.argmax(logits[0]))  # at least one right,
-        labels[1] = (int(np.argmax(logits[1])) + 1) % C  # and one wrong: the confusion matrix is not symmetric
+        absent = C - 1 if case == 0 else 1 if case == 1 else None  # a class that never occurs, by case index
+        classes = [c for c in range(C) if c != absent]
+        if absent is not None:
+            logits[:, absent] -= 100.0
+        logits[3] = logits[2]  # rows 2 and 3: one (label, prediction) pair twice
+        predictions = np.argmax(logits, axis=1)
+        labels = rng.choice(classes, size=N)
+        labels[0] = predictions[0]  # one right,
+        labels[1] = next(c for c in classes if c != predictions[1])  # one wrong,
+        labels[3] = labels[2]
         y_true = rng.normal(size=N)
         y_pred = y_true + rng.normal(size=N)
         y_pred[0], y_pred[1] = y_true[0] + 1.5, y_true[1] - 0.5  # errors of both signs, one above and one below 1
-        visible.compare_metrics(report, *functions, logits, labels, C, y_true, y_pred, reference=ref)
+        expected = suspects = None
+        if ref:
+            expected = (ref.accuracy(logits, labels), ref.confusion_matrix(labels, predictions, C),
+                        ref.mean_absolute_error(y_true, y_pred))
+            counts = expected[1]
+            once = np.zeros_like(counts)
+            once[labels, predictions] = 1
+            d = y_true - y_pred
+            suspects = {"accuracy": {visible.ACCURACY_COUNT: float(np.sum(predictions == labels))},
+                        "confusion": {visible.CONFUSION_ONCE: once},
+                        "MAE": {visible.MAE_SQUARED: np.mean(d**2), visible.MAE_SIGNED: np.mean(d),
+                                visible.MAE_RMSE: np.sqrt(np.mean(d**2))}}
+            present = np.union1d(labels, predictions)
+            if len(present) < C:
+                suspects["confusion"][visible.CONFUSION_SHAPE] = counts[:present.max() + 1, :present.max() + 1]
+        visible.compare_metrics(report, *functions, logits, labels, predictions, C, y_true, y_pred, expected, suspects,
+                                oracle="reference")
 
 
 @hidden_check("intent_classifier_forward")
 def intent_classifier(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(1, 1), (1, 4), (3, 5), (4, 3)] + [(int(rng.integers(2, 6)), int(rng.integers(2, 7))) for _ in range(2)]
+    cases = [(3, 5), (1, 4), (4, 6), (1, 1), (3, 3)] + [(int(rng.integers(2, 6)), int(rng.integers(2, 7))) for _ in range(2)]
     for case, (N, T) in enumerate(cases):
         V, E, H, C = int(rng.integers(3, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(2, 6))
-        lengths = _lengths(rng, 0 if case == 3 else case, N, T)
-        tokens = np.zeros((N, T), dtype=np.int64)
-        for n, length in enumerate(lengths):
-            tokens[n, :length] = rng.integers(1, V, size=length)
+        lengths = _lengths(rng, case, N, T)
+        tokens = visible.intent_tokens(rng, lengths, T, V)
         state = visible.intent_state(rng, V, E, H, C)
         visible.compare_intent_classifier(report, *functions, state, tokens, lengths,
                                           reference=ref and ref.intent_adapter(ref.IntentClassifier))
@@ -101,7 +150,8 @@ def intent_classifier(report, functions, rng, with_reference):
 @hidden_check("forecaster_forward")
 def forecaster(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(1, 1, 1, 2, 2), (1, 5, 3, 2, 2), (4, 3, 2, 5, 3), (3, 6, 4, 3, 1)] + [
+    # (N, T, F, H, L): one, two and three layers; a batch of one; one step; one feature
+    cases = [(1, 1, 1, 2, 2), (1, 5, 3, 2, 3), (4, 3, 2, 5, 3), (3, 6, 4, 3, 1)] + [
         (int(rng.integers(2, 6)), int(rng.integers(2, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 5)), 2) for _ in range(2)]
     for N, T, F, H, L in cases:
         state = visible.forecaster_state(rng, F, H, L)
@@ -112,10 +162,14 @@ def forecaster(report, functions, rng, with_reference):
 @hidden_check("train_step_run")
 def train_step(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(1, 2, 2, 2), (5, 3, 4, 3), (8, 4, 3, 4)] + [(int(rng.integers(2, 9)), int(rng.integers(1, 5)), int(rng.integers(2, 5)), 3)
-                                                         for _ in range(2)]
-    for N, D, C, steps in cases:
+    # (N, D, C, steps, dropout, second input, loss): every case index has its own combination
+    cases = [(1, 2, 2, 2, 0.0, False, "cross_entropy"), (5, 3, 4, 3, 0.4, False, "cross_entropy"),
+             (8, 4, 3, 3, 0.0, True, "multi_margin_loss"), (6, 3, 3, 3, 0.3, True, "cross_entropy")] + [
+        (int(rng.integers(2, 9)), int(rng.integers(1, 5)), int(rng.integers(2, 5)), 3, 0.2, True, "multi_margin_loss")]
+    for N, D, C, steps, dropout, second, loss in cases:
         W, b = rng.normal(size=(C, D)), rng.normal(scale=0.2, size=C)
         x, y = rng.normal(size=(N, D)), rng.integers(0, C, size=N)
-        visible.compare_train_step(report, *functions, W, b, x, y, float(rng.uniform(0.1, 0.6)), steps,
+        offset = rng.normal(size=(N, C)) if second else None
+        visible.compare_train_step(report, *functions, W, b, x, y, float(rng.uniform(0.1, 0.6)), steps, dropout=dropout,
+                                   offset=offset, loss=loss, seed=int(rng.integers(0, 2**31 - 1)),
                                    reference=ref and ref.train_step_adapter(ref.train_step))

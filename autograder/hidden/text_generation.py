@@ -1,7 +1,10 @@
 """Hidden checks for lesson 07: random texts, lines, shapes, toy models and seeds, with
-edge cases chosen by case index (never by coin flip): an empty text and one of punctuation
-only; a line of exactly seq_len + 1 characters, a longer one, one of a single character;
-a fully padded row; generating a single character; and the NumPy references."""
+edge cases chosen by case index (never by coin flip): an empty text, one of punctuation only,
+tabs and carriage returns; a line of exactly seq_len + 1 characters, a longer one, one of a
+single character, a passage holding the padding index itself; a fully padded row, logits on
+scales of 1000 and 1 with a large margin at a wrong class, a padding index other than V;
+generating a single character. Expected values come from the NumPy references (grader side);
+in a learner's kernel the functions are only called, to be recorded."""
 from __future__ import annotations
 
 import functools
@@ -15,7 +18,7 @@ from . import hidden_check, lesson_reference
 _reference = functools.partial(lesson_reference, __name__)
 
 RANDOM_CASES = 3
-ALPHABET = string.ascii_letters + string.digits + "  \n" + string.punctuation
+ALPHABET = string.ascii_letters + string.digits + "  \n\t\r" + string.punctuation
 
 
 def _random_text(rng, length):
@@ -29,10 +32,19 @@ def remove_punctuation(report, functions, rng, with_reference):
 
     alice = load_alice()
     start = int(rng.integers(0, len(alice) - 2000))
-    texts = ["", string.punctuation, "no punctuation here\n 2 9 x", alice[start:start + 2000]]
+    texts = ["", string.punctuation, "no punctuation here\n 2 9 x\ttab\r\n", alice[start:start + 2000]]
     texts += [_random_text(rng, int(rng.integers(20, 200))) for _ in range(RANDOM_CASES)]
     for text in texts:
-        visible.compare_remove_punctuation(report, *functions, text, reference=ref and ref.remove_punctuation)
+        visible.compare_remove_punctuation(report, *functions, text, ref and ref.remove_punctuation(text),
+                                           oracle="reference")
+
+
+def _prefix_suspects(ref, lines, seq_len, pad):
+    if not ref:
+        return None
+    mistakes = {visible.PREFIX_RIGHT: dict(side="right"), visible.PREFIX_LAST: dict(keep="last"),
+                visible.PREFIX_SHORT: dict(skip_short=False), visible.PREFIX_BY_VALUE: dict(by_value=True)}
+    return {hint: ref.prefix_rows(lines, seq_len, pad, **kwargs) for hint, kwargs in mistakes.items()}
 
 
 @hidden_check("prefix_sequences")
@@ -47,7 +59,12 @@ def prefix_sequences(report, functions, rng, with_reference):
         special = [seq_len + 1, seq_len + 3 + case, 1, 2]
         lengths = special + lengths if case % 2 else lengths + special
         lines = [rng.integers(0, 10, size=int(n)) for n in lengths]
-        visible.compare_prefix_sequences(report, *functions, lines, seq_len, pad, reference=ref and ref.prefix_sequences)
+        if case % 2 == 0:  # a passage that holds the padding index itself, before its last character
+            pad = int(lines[-4][0])
+        expected = ref.prefix_sequences(lines, seq_len, pad) if ref else None
+        visible.compare_prefix_sequences(report, *functions, lines, seq_len, pad, expected,
+                                         _prefix_suspects(ref, lines, seq_len, pad), oracle="reference",
+                                         check_lines=False)
 
 
 @hidden_check("char_lstm_forward")
@@ -62,13 +79,17 @@ def char_lstm(report, functions, rng, with_reference):
 @hidden_check("masked_cross_entropy")
 def masked_cross_entropy(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for case in range(2 + RANDOM_CASES):
+    for case in range(3 + RANDOM_CASES):
         N, T, V = int(rng.integers(2, 6)), int(rng.integers(3, 9)), int(rng.integers(2, 12))
         logits = rng.normal(scale=2.0, size=(N, T, V))
+        pad = -1 if case == 2 else V  # the padding index is an argument: not always V
         targets = rng.integers(0, V, size=(N, T))
         for i in range(N):  # a different amount of padding in every row: row 0 none, the last row all (case 0)
-            targets[i, : (T if case == 0 and i == N - 1 else min(i, T - 1))] = V
-        visible.compare_masked_cross_entropy(report, *functions, logits, targets.astype(np.int64), V, gradient=False,
+            targets[i, : (T if case == 0 and i == N - 1 else min(i, T - 1))] = pad
+        if case == 1:  # rows on scales 1000 and 1; at (0, 0) a wrong class leads the target by 2000
+            logits[0] *= 500.0
+            logits[0, 0, targets[0, 0]], logits[0, 0, (targets[0, 0] + 1) % V] = -1000.0, 1000.0
+        visible.compare_masked_cross_entropy(report, *functions, logits, targets.astype(np.int64), pad, visible=False,
                                              reference=ref and ref.masked_cross_entropy)
 
 

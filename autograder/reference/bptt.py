@@ -130,10 +130,13 @@ def sample(params, seed_idx, h0, length, temperature, rng):
 def clip_gradients_adapter(clip_gradients):
     def clip_gradients_arrays(max_norm, *grads):
         names = [f"grad{i}" for i in range(len(grads))]
-        clipped, norm = clip_gradients(dict(zip(names, grads)), max_norm)
+        given = dict(zip(names, grads))
+        clipped, norm = clip_gradients(given, max_norm)
         if not isinstance(clipped, dict) or set(clipped) != set(names):
             raise TypeError("clip_gradients should return a dict with the same keys as grads, and the norm")
-        return (*(clipped[name] for name in names), norm)
+        # The promise: a new dict, and the given one left holding the given arrays.
+        fresh = clipped is not given and all(given[name] is grad for name, grad in zip(names, grads))
+        return (*(clipped[name] for name in names), norm, fresh)
 
     return clip_gradients_arrays
 

@@ -2,9 +2,9 @@
 torch module.
 
 Layout (CONVENTIONS.md): a = x @ Wx + h @ Wh + b of shape (N, 4H), split in the order
-i, f, g, o; c' = f * c + i * g, h' = o * tanh(c'). Step cache
-``(x, prev_h, prev_c, Wx, Wh, t, gates, next_c, tanh_c)`` with ``gates`` the (N, 4H) block of
-i, f, g, o and ``t`` its tanh before rescaling (below); sequence cache the list of step caches.
+i, f, g, o; c' = f * c + i * g, h' = o * tanh(c'). Step cache, the layout the lesson's
+docstrings state: ``(x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)``, the gates after their
+sigmoid or tanh (here four views of one (N, 4H) array); sequence cache the list of step caches.
 
 These are also the NumPy side of ``make bench``, so the per-step loop works on whole
 (N, 4H) blocks: each NumPy call on a small array costs microseconds of overhead, and the
@@ -43,22 +43,26 @@ def _step(a, x, prev_h, prev_c, Wx, Wh):
     """The cell from its pre-activation a (N, 4H) -> next_h, next_c, step cache."""
     H = prev_c.shape[1]
     scale, offset, _ = _gate_constants(H, a.dtype)
-    t = np.tanh(a * scale)
-    gates = t * scale + offset
-    next_c = gates[:, H:2 * H] * prev_c + gates[:, :H] * gates[:, 2 * H:3 * H]
-    tanh_c = np.tanh(next_c)
-    next_h = gates[:, 3 * H:] * tanh_c
-    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, t, gates, next_c, tanh_c)
+    gates = np.tanh(a * scale) * scale + offset
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    next_c = f * prev_c + i * g
+    next_h = o * np.tanh(next_c)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
 
 
 def _gate_gradient(dnext_h, dnext_c, cache):
-    """-> da (N, 4H), the gradient of the pre-activation, and dprev_c (N, H)."""
-    _, _, prev_c, _, _, t, gates, _, tanh_c = cache
+    """-> da (N, 4H), the gradient of the pre-activation, and dprev_c (N, H).
+
+    With gates = tanh(a * scale) * scale + offset, d gates / d a = scale**2 - (gates - offset)**2:
+    s (1 - s) for a sigmoid gate s and 1 - g**2 for the candidate g."""
+    _, _, prev_c, _, _, i, f, g, o, next_c = cache
     H = prev_c.shape[1]
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    _, offset, scale2 = _gate_constants(H, next_c.dtype)
+    tanh_c = np.tanh(next_c)
     dc = dnext_c + dnext_h * o * (1.0 - tanh_c * tanh_c)
-    dgates = np.concatenate([dc * g, dc * prev_c, dc * i, dnext_h * tanh_c], axis=1)
-    da = dgates * (1.0 - t * t) * _gate_constants(H, t.dtype)[2]
+    gates = np.concatenate([i, f, g, o], axis=1)
+    shifted = gates - offset
+    da = np.concatenate([dc * g, dc * prev_c, dc * i, dnext_h * tanh_c], axis=1) * (scale2 - shifted * shifted)
     return da, dc * f
 
 

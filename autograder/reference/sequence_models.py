@@ -164,23 +164,49 @@ def forecaster_adapter(model_class):
     return forecaster_forward
 
 
+def _tiny_classifier_class():
+    import torch
+
+    class TinyClassifier(torch.nn.Module):
+        """What train_step_run trains: dropout on x, then a linear layer (W (C, D), b (C,));
+        a second input, when given, is added to the logits."""
+
+        def __init__(self, W, b, dropout):
+            super().__init__()
+            self.dropout = torch.nn.Dropout(dropout)
+            self.linear = torch.nn.Linear(W.shape[1], W.shape[0]).to(torch.float64)
+            with torch.no_grad():
+                self.linear.weight.copy_(torch.from_numpy(W))
+                self.linear.bias.copy_(torch.from_numpy(b))
+
+        def forward(self, x, offset=None):
+            logits = self.linear(self.dropout(x))
+            return logits if offset is None else logits + offset
+
+    return TinyClassifier
+
+
 def train_step_adapter(step):
     """The notebook's locked train_step_run, for a given train_step function."""
     import torch
 
-    def train_step_run(W, b, x, y, lr, steps):
-        model = torch.nn.Linear(W.shape[1], W.shape[0]).to(torch.float64)
-        with torch.no_grad():
-            model.weight.copy_(torch.from_numpy(W))
-            model.bias.copy_(torch.from_numpy(b))
+    losses_by_name = {"cross_entropy": torch.nn.functional.cross_entropy,
+                      "multi_margin_loss": torch.nn.functional.multi_margin_loss}
+
+    def train_step_run(W, b, x, y, lr, steps, dropout=0.0, offset=None, loss="cross_entropy", seed=0):
+        model = _tiny_classifier_class()(W, b, dropout)
+        model.eval()  # as after an evaluation: train_step must switch training mode back on
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        inputs = (torch.from_numpy(x),) if offset is None else (torch.from_numpy(x), torch.from_numpy(offset))
+        torch.manual_seed(seed)  # the dropout masks
         losses = []
         for _ in range(int(steps)):
-            loss = step(model, optimizer, (torch.from_numpy(x),), torch.from_numpy(y), torch.nn.functional.cross_entropy)
-            if not isinstance(loss, float):
-                raise TypeError(f"train_step should return the loss as a Python float (loss.item()), not {type(loss).__name__}")
-            losses.append(loss)
-        return np.array(losses), model.weight.detach().cpu().numpy().copy(), model.bias.detach().cpu().numpy().copy()
+            value = step(model, optimizer, inputs, torch.from_numpy(y), losses_by_name[loss])
+            if not isinstance(value, float):
+                raise TypeError(f"train_step should return the loss as a Python float (loss.item()), not {type(value).__name__}")
+            losses.append(value)
+        weight, bias = model.linear.weight, model.linear.bias
+        return np.array(losses), weight.detach().cpu().numpy().copy(), bias.detach().cpu().numpy().copy()
 
     return train_step_run
 

@@ -44,6 +44,28 @@ def prefix_sequences(lines, seq_len, pad):
     return inputs, targets
 
 
+def prefix_rows(lines, seq_len, pad, *, side="left", shift=True, keep="first", skip_short=True, by_value=False):
+    """prefix_sequences, or with one of the common mistakes (the hidden checks name them by these):
+    right padding, unshifted targets, a long passage's last characters kept, short passages kept,
+    or the rows placed by looking for pad (wrong when a passage holds a character equal to pad)."""
+    rows = [np.asarray(line) for line in lines if len(line) >= 2 or not skip_short]
+    rows = [row[: seq_len + 1] if keep == "first" else row[-(seq_len + 1):] for row in rows]
+    inputs = np.full((len(rows), seq_len), pad, dtype=np.int64)
+    targets = np.full((len(rows), seq_len), pad, dtype=np.int64)
+    for i, row in enumerate(rows):
+        n = max(len(row) - 1, 0)
+        x, y = row[:n], (row[1:] if shift else row[:n])
+        where = slice(seq_len - n, seq_len) if side == "left" else slice(0, n)
+        if n:
+            inputs[i, where], targets[i, where] = x, y
+    if by_value:  # built on the right, then moved right by the number of pad entries found
+        right_in, right_out = prefix_rows(lines, seq_len, pad, side="right")
+        for i in range(len(rows)):
+            k = int(np.sum(right_in[i] == pad))
+            inputs[i], targets[i] = np.roll(right_in[i], k), np.roll(right_out[i], k)
+    return inputs, targets
+
+
 def masked_cross_entropy(logits, targets, pad):
     """logits (N, T, V) tensor, targets (N, T) int64 tensor -> scalar tensor (nats per real target)."""
     import torch
@@ -108,7 +130,8 @@ def module_adapter(module_class):
 
     def char_lstm_forward(x, vocab_size, embed_size, hidden_size, seed):
         """Build CharLSTM(vocab_size, embed_size, hidden_size) in float64 (torch seed `seed`), run it on
-        x (N, T) once in train mode and once in eval mode; return what the checks compare, as NumPy arrays."""
+        x (N, T) once in train mode and once in eval mode, and in eval mode once more in two parts, the second
+        from the state the first returned; return what the checks compare, as NumPy arrays."""
         torch.manual_seed(seed)
         model = module_class(vocab_size, embed_size, hidden_size).to(torch.float64)
         layers = {}
@@ -140,6 +163,13 @@ def module_adapter(module_class):
         finally:
             for hook in hooks:
                 hook.remove()
+        with torch.no_grad():  # the state carried: x's second part read from the state its first part left
+            k = x.shape[1] // 2
+            _, state = model(torch.from_numpy(x[:, :k]))
+            logits_resumed = model(torch.from_numpy(x[:, k:]), state)[0]
+        # The dropout argument: another rate must give another Dropout.
+        other = module_class(vocab_size, embed_size, hidden_size, dropout=0.25)
+        other_rates = np.array([m.p for m in other.modules() if isinstance(m, torch.nn.Dropout)], dtype=np.float64)
         first = {}
         for module, given, made in train_calls:
             first.setdefault(module, (given, made))
@@ -154,7 +184,7 @@ def module_adapter(module_class):
                 as_np(first[emb][1]), as_np(first[lstm][0]), as_np(first[lstm][1]), as_np(first[head][0]),
                 as_np(result[0]), as_np(logits_eval),
                 as_np(emb.weight), as_np(lstm.weight_ih_l0), as_np(lstm.weight_hh_l0), as_np(lstm.bias_ih_l0),
-                as_np(lstm.bias_hh_l0), as_np(head.weight), as_np(head.bias))
+                as_np(lstm.bias_hh_l0), as_np(head.weight), as_np(head.bias), as_np(logits_resumed), other_rates)
 
     return char_lstm_forward
 

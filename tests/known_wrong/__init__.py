@@ -12,13 +12,21 @@ class Wrong:
 
     ``functions`` are passed to the check in its argument order (for a backward check:
     the forward, then the backward). ``caught_by`` is what the tests prove: the set of
-    checks ("visible", "hidden") that reject it.
+    checks ("visible", "hidden") that reject it. ``hint`` is a piece of text that the
+    failure message of the first check that catches it must contain (the visible check's
+    when it is caught there, else the hidden check's): the tests prove the mistake is
+    *named* rightly, not only caught. Every variant declares one.
     """
 
     name: str
     mistake: str
     functions: tuple[Callable, ...]
     caught_by: frozenset[str]
+    hint: str
+
+    def __post_init__(self):
+        if not self.hint.strip():
+            raise ValueError(f"known-wrong variant {self.name!r} declares no hint: say what its failure must name")
 
 
 VISIBLE = frozenset({"visible"})

@@ -17,14 +17,15 @@ def _step(x, prev_h, Wx, Wh, bx, bh, form="torch", order="rzn", swap_z=False):
     xp, hp = x @ Wx + bx, prev_h @ Wh + bh
     r = sigmoid(xp[:, blocks["r"]] + hp[:, blocks["r"]])
     z = sigmoid(xp[:, blocks["z"]] + hp[:, blocks["z"]])
+    hn = hp[:, blocks["n"]]
     if form == "torch":
-        n = np.tanh(xp[:, blocks["n"]] + r * hp[:, blocks["n"]])
+        n = np.tanh(xp[:, blocks["n"]] + r * hn)
     elif form == "before":  # (r * h) Wh_n + bh_n
         n = np.tanh(xp[:, blocks["n"]] + (r * prev_h) @ Wh[:, blocks["n"]] + bh[blocks["n"]])
     else:  # r * (h Wh_n) + bh_n
         n = np.tanh(xp[:, blocks["n"]] + r * (prev_h @ Wh[:, blocks["n"]]) + bh[blocks["n"]])
     next_h = z * n + (1 - z) * prev_h if swap_z else (1 - z) * n + z * prev_h
-    return next_h, None
+    return next_h, (x, prev_h, Wx, Wh, r, z, n, hn)
 
 
 def step_z_swapped(*args):
@@ -41,6 +42,55 @@ def step_bh_outside(*args):
 
 def step_order_zrn(*args):
     return _step(*args, order="zrn")
+
+
+def step_squeezes(*args):
+    next_h, cache = ref.gru_step_forward(*args)
+    return np.squeeze(next_h), cache  # right while N and H both exceed 1
+
+
+def step_bh_only_in_n(x, prev_h, Wx, Wh, bx, bh):
+    H = prev_h.shape[1]
+    return ref.gru_step_forward(x, prev_h, Wx, Wh, bx, np.concatenate([np.zeros(2 * H), bh[2 * H:]]))  # bh_r, bh_z left out
+
+
+def step_updates_prev_h_in_place(x, prev_h, Wx, Wh, bx, bh):
+    _, (x, _, Wx, Wh, r, z, n, hn) = ref.gru_step_forward(x, prev_h, Wx, Wh, bx, bh)
+    cache = (x, prev_h.copy(), Wx, Wh, r, z, n, hn)
+    h = prev_h  # the caller's array
+    h *= z
+    h += (1 - z) * n
+    return h, cache
+
+
+def step_caches_hn_without_bh(x, prev_h, Wx, Wh, bx, bh):
+    next_h, cache = ref.gru_step_forward(x, prev_h, Wx, Wh, bx, bh)
+    H = prev_h.shape[1]
+    return next_h, cache[:7] + (prev_h @ Wh[:, 2 * H:],)  # hn without bh_n
+
+
+def step_caches_reset_hn(x, prev_h, Wx, Wh, bx, bh):
+    next_h, cache = ref.gru_step_forward(x, prev_h, Wx, Wh, bx, bh)
+    return next_h, cache[:7] + (cache[4] * cache[7],)  # r * hn where hn belongs
+
+
+def step_cache_as_list(x, prev_h, Wx, Wh, bx, bh):
+    next_h, cache = ref.gru_step_forward(x, prev_h, Wx, Wh, bx, bh)
+    return next_h, {"x": x, "prev_h": prev_h, "r": cache[4], "z": cache[5], "n": cache[6], "hn": cache[7]}
+
+
+def step_float32(*args):
+    return ref.gru_step_forward(*(a.astype(np.float32) for a in args))
+
+
+def step_exp_sigmoid(x, prev_h, Wx, Wh, bx, bh):
+    H = prev_h.shape[1]
+    xp, hp = x @ Wx + bx, prev_h @ Wh + bh
+    s = np.exp(xp[:, :2 * H] + hp[:, :2 * H])
+    r, z = np.split(s / (1 + s), 2, axis=1)  # inf / inf for a large pre-activation
+    hn = hp[:, 2 * H:]
+    n = np.tanh(xp[:, 2 * H:] + r * hn)
+    return (1 - z) * n + z * prev_h, (x, prev_h, Wx, Wh, r, z, n, hn)
 
 
 # ---------------------------------------------------------------- gru_step_backward
@@ -75,15 +125,39 @@ def sb_bias_mean(dnext_h, cache):
     return _step_backward(dnext_h, cache, mean=True)
 
 
+def sb_scales_dnext_h_in_place(dnext_h, cache):
+    x, prev_h, Wx, Wh, r, z, n, hn = cache
+    direct = dnext_h * z
+    dn = dnext_h
+    dn *= 1 - z  # writes into the caller's dnext_h
+    dan = dn * (1 - n**2)
+    dar, daz = dan * hn * r * (1 - r), (direct / z) * (prev_h - n) * z * (1 - z)
+    dgx, dgh = np.concatenate([dar, daz, dan], axis=1), np.concatenate([dar, daz, dan * r], axis=1)
+    return dgx @ Wx.T, direct + dgh @ Wh.T, x.T @ dgx, prev_h.T @ dgh, dgx.sum(axis=0), dgh.sum(axis=0)
+
+
+def sb_scales_cache_in_place(dnext_h, cache):
+    x, prev_h, Wx, Wh, r, z, n, hn = cache
+    rhn = hn
+    rhn *= r  # the cache's hn becomes r * hn: a second call differs
+    grads = _step_backward(dnext_h, (x, prev_h, Wx, Wh, r, z, n, rhn / r))
+    return grads
+
+
+def sb_float32(dnext_h, cache):
+    return tuple(g.astype(np.float32) for g in ref.gru_step_backward(dnext_h, cache))
+
+
 # ---------------------------------------------------------------- gru_forward
 def _forward(x, h0, Wx, Wh, bx, bh, step=ref.gru_step_forward, carry=True):
     N, T, _ = x.shape
     h = np.zeros((N, T, h0.shape[1]))
-    prev = h0
+    prev, cache = h0, []
     for t in range(T):
-        prev, _ = step(x[:, t], prev if carry else h0, Wx, Wh, bx, bh)
+        prev, step_cache = step(x[:, t], prev if carry else h0, Wx, Wh, bx, bh)
         h[:, t] = prev
-    return h, None
+        cache.append(step_cache)
+    return h, cache
 
 
 def forward_z_swapped(*args):
@@ -100,6 +174,41 @@ def forward_no_carry(*args):
 
 def forward_bh_outside(*args):
     return _forward(*args, step=step_bh_outside)
+
+
+def forward_exp_sigmoid(*args):
+    return _forward(*args, step=step_exp_sigmoid)
+
+
+def forward_float32_h(x, h0, Wx, Wh, bx, bh):
+    h, cache = ref.gru_forward(x, h0, Wx, Wh, bx, bh)
+    return h.astype(np.float32), cache
+
+
+def forward_one_state_array(x, h0, Wx, Wh, bx, bh):
+    N, T, _ = x.shape
+    h, state, cache = np.zeros((N, T, h0.shape[1])), h0.copy(), []
+    for t in range(T):
+        next_h, step = ref.gru_step_forward(x[:, t], state.copy(), Wx, Wh, bx, bh)
+        cache.append((step[0], state) + step[2:])  # every cache holds the one state array
+        state[:] = next_h
+        h[:, t] = next_h
+    return h, cache
+
+
+def forward_caches_reset_hn(*args):
+    return _forward(*args, step=step_caches_reset_hn)
+
+
+def forward_updates_h0_in_place(x, h0, Wx, Wh, bx, bh):
+    N, T, _ = x.shape
+    h, state, cache = np.zeros((N, T, h0.shape[1])), h0, []
+    for t in range(T):
+        next_h, step = ref.gru_step_forward(x[:, t], state.copy(), Wx, Wh, bx, bh)
+        state[:] = next_h  # state is h0 itself: the caller's h0 is overwritten
+        cache.append(step)
+        h[:, t] = next_h
+    return h, cache
 
 
 # ---------------------------------------------------------------- gru_backward
@@ -136,30 +245,94 @@ def backward_no_direct_path(dh, cache):
     return _backward(dh, cache, step=sb_no_direct_path)
 
 
+def backward_adds_into_dh(dh, cache):
+    N, T, H = dh.shape
+    dx, dprev, total = np.zeros((N, T, cache[0][0].shape[1])), np.zeros((N, H)), None
+    for t in reversed(range(T)):
+        dh[:, t] += dprev  # writes into the caller's dh
+        dx[:, t], dprev, *grads = ref.gru_step_backward(dh[:, t], cache[t])
+        total = grads if total is None else [a + b for a, b in zip(total, grads)]
+    return (dx, dprev, *total)
+
+
+def backward_float32(dh, cache):
+    return tuple(g.astype(np.float32) for g in ref.gru_backward(dh, cache))
+
+
+def backward_last_step_only(dh, cache):
+    last = np.zeros_like(dh)
+    last[:, -1] = dh[:, -1]  # as if only the last state had a loss (many-to-one)
+    return ref.gru_backward(last, cache)
+
+
+OVERFLOW = "exp overflow"
+FLOAT64 = "float64 expected"
+
 VARIANTS: dict[str, list[Wrong]] = {
     "gru_step_forward": [
-        Wrong("z_swapped", "h' = z * n + (1 - z) * h: the update gate's roles swapped", (step_z_swapped,), BOTH),
-        Wrong("reset_before", "reset applied to h before the matmul: (r * h) Wh_n + bh_n", (step_reset_before,), BOTH),
-        Wrong("bh_outside", "bh_n outside the reset product: r * (h Wh_n) + bh_n", (step_bh_outside,), BOTH),
-        Wrong("order_zrn", "gate blocks read in the order z, r, n", (step_order_zrn,), BOTH),
+        Wrong("z_swapped", "h' = z * n + (1 - z) * h: the update gate's roles swapped", (step_z_swapped,), BOTH,
+              hint="z keeps the old state"),
+        Wrong("reset_before", "reset applied to h before the matmul: (r * h) Wh_n + bh_n", (step_reset_before,), BOTH,
+              hint="applies the reset after the matmul"),
+        Wrong("bh_outside", "bh_n outside the reset product: r * (h Wh_n) + bh_n", (step_bh_outside,), BOTH,
+              hint="bh_n sits inside the reset product"),
+        Wrong("order_zrn", "gate blocks read in the order z, r, n", (step_order_zrn,), BOTH, hint="stacked r, z, n"),
+        Wrong("prev_h_in_place", "h = prev_h; h *= z; h += ...: the caller's prev_h overwritten", (step_updates_prev_h_in_place,),
+              BOTH, hint="prev_h left changed"),
+        Wrong("caches_hn_without_bh", "the cache's hn lacks bh_n", (step_caches_hn_without_bh,), BOTH, hint="it includes bh_n"),
+        Wrong("caches_reset_hn", "the cache holds r * hn for hn", (step_caches_reset_hn,), BOTH,
+              hint="before the reset gate multiplies it"),
+        Wrong("cache_dict", "the cache as a dict, not the documented tuple", (step_cache_as_list,), BOTH,
+              hint="expected the tuple (x, prev_h, Wx, Wh, r, z, n, hn)"),
+        Wrong("float32", "computed in float32", (step_float32,), BOTH, hint=FLOAT64),
+        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (step_exp_sigmoid,), BOTH, hint=OVERFLOW),
+        Wrong("squeezes", "np.squeeze(next_h): the batch axis dropped when N = 1", (step_squeezes,), HIDDEN,
+              hint="the documented shape"),
+        Wrong("bh_only_in_n", "bh used in the n block only: r and z without bh_r, bh_z", (step_bh_only_in_n,), BOTH,
+              hint="x Wx + bx + h Wh + bh"),
     ],
     "gru_step_backward": [
-        Wrong("no_direct_path", "the z * dnext_h path into dprev_h missing", (F, sb_no_direct_path), BOTH),
-        Wrong("no_r_on_hn", "the n block of dWh, dbh not multiplied by r", (F, sb_no_r_on_hn), BOTH),
-        Wrong("dz_sign", "dL/dz = dnext_h * (n - prev_h): sign flipped", (F, sb_dz_sign), BOTH),
-        Wrong("bias_mean", "dbx, dbh averaged over the batch", (F, sb_bias_mean), BOTH),
+        Wrong("no_direct_path", "the z * dnext_h path into dprev_h missing", (F, sb_no_direct_path), BOTH,
+              hint="prev_h reaches next_h twice"),
+        Wrong("no_r_on_hn", "the n block of dWh, dbh not multiplied by r", (F, sb_no_r_on_hn), BOTH,
+              hint="inside the reset product"),
+        Wrong("dz_sign", "dL/dz = dnext_h * (n - prev_h): sign flipped", (F, sb_dz_sign), BOTH, hint="the z block is wrong"),
+        Wrong("bias_mean", "dbx, dbh averaged over the batch", (F, sb_bias_mean), BOTH, hint="over the batch axis 0"),
+        Wrong("scales_dnext_h_in_place", "dn = dnext_h; dn *= 1 - z: the caller's dnext_h changed",
+              (F, sb_scales_dnext_h_in_place), BOTH, hint="dnext_h left changed"),
+        Wrong("scales_cache_in_place", "hn *= r on the cache's array", (F, sb_scales_cache_in_place), BOTH,
+              hint="changed its cache"),
+        Wrong("float32", "gradients returned as float32", (F, sb_float32), BOTH, hint=FLOAT64),
     ],
     "gru_forward": [
-        Wrong("z_swapped", "h' = z * n + (1 - z) * h at every step", (forward_z_swapped,), BOTH),
-        Wrong("reset_before", "reset applied before the matmul at every step", (forward_reset_before,), BOTH),
-        Wrong("bh_outside", "bh_n outside the reset product at every step", (forward_bh_outside,), BOTH),
-        Wrong("no_carry", "every step starts from h0", (forward_no_carry,), BOTH),
+        Wrong("z_swapped", "h' = z * n + (1 - z) * h at every step", (forward_z_swapped,), BOTH, hint="z keeps the old state"),
+        Wrong("reset_before", "reset applied before the matmul at every step", (forward_reset_before,), BOTH,
+              hint="applies the reset after the matmul"),
+        Wrong("bh_outside", "bh_n outside the reset product at every step", (forward_bh_outside,), BOTH,
+              hint="bh_n sits inside the reset product"),
+        Wrong("no_carry", "every step starts from h0", (forward_no_carry,), BOTH, hint="carry the state"),
+        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (forward_exp_sigmoid,), BOTH, hint=OVERFLOW),
+        Wrong("float32_h", "h returned as float32", (forward_float32_h,), BOTH, hint=FLOAT64),
+        Wrong("h0_in_place", "the state array is h0 itself, updated in place", (forward_updates_h0_in_place,), BOTH,
+              hint="h0 left changed"),
+        # Sequence caches are lists, which a hidden check's record does not carry: the visible check catches these.
+        Wrong("one_state_array", "one state array updated in place: every step cache holds it", (forward_one_state_array,),
+              VISIBLE, hint="every step's cache holds the same prev_h array"),
+        Wrong("caches_reset_hn", "every step cache holds r * hn for hn", (forward_caches_reset_hn,), VISIBLE,
+              hint="before the reset gate multiplies it"),
     ],
     "gru_backward": [
-        Wrong("no_carry", "the gradient carried from step t+1 dropped", (B, backward_no_carry), BOTH),
-        Wrong("overwrites_dWh", "dWh = ... instead of dWh += ...", (B, backward_overwrites_dWh), BOTH),
-        Wrong("overwrites_all", "= instead of += for every parameter gradient", (B, backward_overwrites_all), BOTH),
-        Wrong("no_direct_path", "the z * dnext_h path into dprev_h missing at every step", (B, backward_no_direct_path), BOTH),
+        Wrong("no_carry", "the gradient carried from step t+1 dropped", (B, backward_no_carry), BOTH,
+              hint="carry the gradient across steps"),
+        Wrong("overwrites_dWh", "dWh = ... instead of dWh += ...", (B, backward_overwrites_dWh), BOTH, hint="do not overwrite"),
+        Wrong("overwrites_all", "= instead of += for every parameter gradient", (B, backward_overwrites_all), BOTH,
+              hint="do not overwrite"),
+        Wrong("no_direct_path", "the z * dnext_h path into dprev_h missing at every step", (B, backward_no_direct_path), BOTH,
+              hint="misses the direct path"),
+        Wrong("adds_into_dh", "dh[:, t] += dprev writes into the caller's dh", (B, backward_adds_into_dh), BOTH,
+              hint="dh left changed"),
+        Wrong("float32", "gradients returned as float32", (B, backward_float32), BOTH, hint=FLOAT64),
+        Wrong("last_step_only", "only dh[:, -1] used, as if many-to-one", (B, backward_last_step_only), BOTH, hint="dh[:, t]"),
     ],
 }
 

@@ -6,7 +6,9 @@ import torch
 
 from autograder.reference import sequence_models as ref
 
-from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN, VISIBLE: for variants caught by one side only)
+from autograder.checks.sequence_models import MASK_HINT
+
+from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN: for variants caught by one side only)
 
 
 # ---------------------------------------------------------------- pad_sequences
@@ -207,6 +209,7 @@ class ForecasterOneLayer(torch.nn.Module):
 
 # ---------------------------------------------------------------- train_step
 def step_no_zero_grad(model, optimizer, inputs, targets, loss_fn):
+    model.train()
     loss = loss_fn(model(*inputs), targets)
     loss.backward()
     optimizer.step()
@@ -214,6 +217,7 @@ def step_no_zero_grad(model, optimizer, inputs, targets, loss_fn):
 
 
 def step_no_step(model, optimizer, inputs, targets, loss_fn):
+    model.train()
     optimizer.zero_grad()
     loss = loss_fn(model(*inputs), targets)
     loss.backward()
@@ -221,6 +225,7 @@ def step_no_step(model, optimizer, inputs, targets, loss_fn):
 
 
 def step_loss_after(model, optimizer, inputs, targets, loss_fn):
+    model.train()
     optimizer.zero_grad()
     loss_fn(model(*inputs), targets).backward()
     optimizer.step()
@@ -229,6 +234,7 @@ def step_loss_after(model, optimizer, inputs, targets, loss_fn):
 
 
 def step_returns_tensor(model, optimizer, inputs, targets, loss_fn):
+    model.train()
     optimizer.zero_grad()
     loss = loss_fn(model(*inputs), targets)
     loss.backward()
@@ -237,9 +243,145 @@ def step_returns_tensor(model, optimizer, inputs, targets, loss_fn):
 
 
 def step_zero_grad_after_backward(model, optimizer, inputs, targets, loss_fn):
+    model.train()
     loss = loss_fn(model(*inputs), targets)
     loss.backward()
     optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+# ---------------------------------------------------------------- new variants, by kind of gap
+# 1. inputs changed in place, views returned where new arrays are promised
+def pad_overwrites_list(seqs, pad_value=0):
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    T = int(lengths.max())
+    for i, s in enumerate(seqs):  # pads the caller's list itself
+        seqs[i] = np.concatenate([s, np.full(T - len(s), pad_value, dtype=np.int64)])
+    return np.stack(seqs), lengths
+
+
+def windows_y_view(series, target, window):
+    X, _ = ref.make_windows(series, target, window)
+    return X, np.asarray(target)[window:]
+
+
+def persist_view(target, window):
+    return np.asarray(target)[window - 1:-1]
+
+
+def accuracy_shifts_logits(logits, labels):
+    logits -= logits.max(axis=1, keepdims=True)  # "for stability", into the caller's array
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def mae_in_place(y_true, y_pred):
+    y_true -= y_pred
+    return float(np.mean(np.abs(y_true)))
+
+
+# 3. dtypes
+def pad_int32(seqs, pad_value=0):
+    padded, lengths = ref.pad_sequences(seqs, pad_value)
+    return padded.astype(np.int32), lengths
+
+
+def pad_lengths_float(seqs, pad_value=0):
+    padded, lengths = ref.pad_sequences(seqs, pad_value)
+    return padded, lengths.astype(np.float64)
+
+
+def windows_float32(series, target, window):
+    X, y = ref.make_windows(series, target, window)
+    return X.astype(np.float32), y
+
+
+def persist_float32(target, window):
+    return ref.persistence_forecast(target, window).astype(np.float32)
+
+
+def mae_float32(y_true, y_pred):
+    return np.mean(np.abs(y_true - y_pred), dtype=np.float32)
+
+
+def confusion_float(labels, predictions, num_classes):
+    matrix = np.zeros((num_classes, num_classes))
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+# 5. code that works only on some shapes and values
+def pad_lengths_by_count(seqs, pad_value=0):
+    padded, _ = ref.pad_sequences(seqs, pad_value)
+    return padded, (padded != pad_value).sum(axis=1)
+
+
+def pad_longest_first(seqs, pad_value=0):
+    out = np.full((len(seqs), len(seqs[0])), pad_value, dtype=np.int64)  # T_max taken from the first row
+    for row, s in enumerate(seqs):
+        out[row, :len(s)] = s
+    return out, np.array([len(s) for s in seqs], dtype=np.int64)
+
+
+def mask_ignores_T(lengths, T):
+    lengths = np.asarray(lengths)
+    return np.arange(lengths.max())[None, :] < lengths[:, None]
+
+
+def confusion_plus_equals(labels, predictions, num_classes):
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    matrix[labels, predictions] += 1  # a repeated pair counts once
+    return matrix
+
+
+def confusion_classes_from_data(labels, predictions, num_classes):
+    C = int(max(labels.max(), predictions.max())) + 1
+    return ref.confusion_matrix(labels, predictions, C)
+
+
+class IntentEnforceSorted(_Intent):
+    def forward(self, tokens, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True)
+        _, (h_n, _) = self.rnn(packed)
+        return self.head(torch.cat([h_n[0], h_n[1]], dim=1))
+
+
+class IntentSortedNoRestore(_Intent):
+    def forward(self, tokens, lengths):
+        lengths, order = lengths.sort(descending=True)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(tokens[order]), lengths.cpu(), batch_first=True)
+        _, (h_n, _) = self.rnn(packed)
+        return self.head(torch.cat([h_n[0], h_n[1]], dim=1))  # rows left in the sorted order
+
+
+class ForecasterSecondLayer(_Forecaster):
+    def forward(self, x):
+        _, h_n = self.rnn(x)
+        return self.head(h_n[1]).squeeze(-1)  # the top layer only when there are two
+
+
+def step_no_train_mode(model, optimizer, inputs, targets, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(model(*inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_first_input_only(model, optimizer, inputs, targets, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(inputs[0]), targets)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_fixed_loss(model, optimizer, inputs, targets, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(*inputs), targets)
+    loss.backward()
     optimizer.step()
     return loss.item()
 
@@ -248,56 +390,108 @@ _IA, _FA, _TA = ref.intent_adapter, ref.forecaster_adapter, ref.train_step_adapt
 
 VARIANTS: dict[str, list[Wrong]] = {
     "pad_sequences": [
-        Wrong("left", "padding on the left", (pad_left,), BOTH),
-        Wrong("zeros", "pad_value ignored: pads with 0", (pad_with_zeros,), BOTH),
-        Wrong("lengths_t_max", "every length reported as T_max (the mask would count padding)", (pad_lengths_are_t_max,), BOTH),
-        Wrong("float", "a float array of token indices", (pad_float,), BOTH),
+        Wrong("left", "padding on the left", (pad_left,), BOTH, hint="pad on the right"),
+        Wrong("zeros", "pad_value ignored: pads with 0", (pad_with_zeros,), BOTH, hint="not with zeros"),
+        Wrong("lengths_t_max", "every length reported as T_max (the mask would count padding)", (pad_lengths_are_t_max,),
+              BOTH, hint="not T_max"),
+        Wrong("float", "a float array of token indices", (pad_float,), BOTH, hint="padded dtype: got float64, expected int64"),
+        Wrong("overwrites_list", "pads the caller's list in place (seqs[i] = padded row)", (pad_overwrites_list,), VISIBLE,
+              hint="seqs was left changed"),
+        Wrong("int32", "int32 token indices (torch losses want int64 targets)", (pad_int32,), BOTH,
+              hint="padded dtype: got int32, expected int64"),
+        Wrong("lengths_float", "lengths as float64", (pad_lengths_float,), BOTH, hint="lengths dtype: got float64"),
+        Wrong("lengths_by_count", "lengths counted as the entries that differ from pad_value", (pad_lengths_by_count,), BOTH,
+              hint="do not count the entries that differ from pad_value"),
+        Wrong("longest_first", "T_max taken from the first sequence", (pad_longest_first,), BOTH,
+              hint="pad_sequences raised ValueError"),
     ],
     "length_mask": [
-        Wrong("le", "t <= length: one padded step counted", (mask_le,), BOTH),
-        Wrong("left", "the mask aligned on the right (left padding)", (mask_left,), BOTH),
-        Wrong("all_true", "a mask that counts the padding", (mask_all_true,), BOTH),
-        Wrong("float", "a float mask", (mask_float,), BOTH),
+        Wrong("le", "t <= length: one padded step counted", (mask_le,), BOTH, hint="not t <= lengths[n]"),
+        Wrong("left", "the mask aligned on the right (left padding)", (mask_left,), BOTH, hint="padding is on the right"),
+        Wrong("all_true", "a mask that counts the padding", (mask_all_true,), BOTH, hint=MASK_HINT),
+        Wrong("float", "a float mask", (mask_float,), BOTH, hint="mask dtype: got float64, expected bool"),
+        Wrong("ignores_T", "T ignored: max(lengths) columns", (mask_ignores_T,), BOTH, hint="T may exceed max(lengths)"),
     ],
     "make_windows": [
-        Wrong("target_today", "y is the window's last day, not the day after", (windows_target_today,), BOTH),
-        Wrong("shifted", "X shifted one day later (it contains the target day)", (windows_shifted,), BOTH),
-        Wrong("one_too_many", "T - window + 1 windows (a window whose target is its own last day)", (windows_one_too_many,), BOTH),
-        Wrong("feature_major", "X as (N, F, window)", (windows_feature_major,), BOTH),
+        Wrong("target_today", "y is the window's last day, not the day after", (windows_target_today,), BOTH,
+              hint="the day AFTER the window"),
+        Wrong("shifted", "X shifted one day later (it contains the target day)", (windows_shifted,), BOTH,
+              hint="ending the day before y[i]"),
+        Wrong("one_too_many", "T - window + 1 windows (a window whose target is its own last day)", (windows_one_too_many,),
+              BOTH, hint="X: shape"),
+        Wrong("feature_major", "X as (N, F, window)", (windows_feature_major,), BOTH, hint="days along axis 1"),
+        Wrong("y_view", "y returned as a view of target", (windows_y_view,), VISIBLE, hint="y new: is a view of an input"),
+        Wrong("float32", "X in float32", (windows_float32,), BOTH, hint="dtype float32, expected float64"),
     ],
     "persistence_forecast": [
-        Wrong("yesterday", "off by one day: today predicted from yesterday", (persist_yesterday,), BOTH),
-        Wrong("truth", "the forecast is the truth itself", (persist_truth,), BOTH),
-        Wrong("window_start", "the first day of the window", (persist_window_start,), BOTH),
+        Wrong("yesterday", "off by one day: today predicted from yesterday", (persist_yesterday,), BOTH,
+              hint="not from yesterday"),
+        Wrong("truth", "the forecast is the truth itself", (persist_truth,), BOTH, hint="that is the truth itself"),
+        Wrong("window_start", "the first day of the window", (persist_window_start,), BOTH, hint="not its first"),
+        Wrong("view", "a view of target returned", (persist_view,), VISIBLE, hint="new: is a view of an input"),
+        Wrong("float32", "the forecast in float32", (persist_float32,), BOTH, hint="dtype float32, expected float64"),
     ],
     "metrics": [
-        Wrong("accuracy_axis", "argmax over the batch axis", (accuracy_wrong_axis, CM, MAE), BOTH),
-        Wrong("accuracy_count", "a count of right answers, not a fraction", (accuracy_count, CM, MAE), BOTH),
-        Wrong("confusion_transposed", "rows are predictions", (A, confusion_transposed, MAE), BOTH),
-        Wrong("confusion_normalised", "rows normalised to fractions", (A, confusion_normalised, MAE), BOTH),
-        Wrong("mae_squared", "MAE computed as the mean squared error", (A, CM, mae_squared), BOTH),
-        Wrong("mae_no_abs", "the mean of signed errors", (A, CM, mae_no_abs), BOTH),
-        Wrong("mae_rmse", "the root mean squared error", (A, CM, mae_rmse), BOTH),
+        Wrong("accuracy_axis", "argmax over the batch axis", (accuracy_wrong_axis, CM, MAE), BOTH, hint="accuracy"),
+        Wrong("accuracy_count", "a count of right answers, not a fraction", (accuracy_count, CM, MAE), BOTH,
+              hint="a fraction, not a count"),
+        Wrong("confusion_transposed", "rows are predictions", (A, confusion_transposed, MAE), BOTH,
+              hint="you have the transpose"),
+        Wrong("confusion_normalised", "rows normalised to fractions", (A, confusion_normalised, MAE), BOTH,
+              hint="expected integer counts"),
+        Wrong("mae_squared", "MAE computed as the mean squared error", (A, CM, mae_squared), BOTH, hint="not squared"),
+        Wrong("mae_no_abs", "the mean of signed errors", (A, CM, mae_no_abs), BOTH, hint="take the absolute value"),
+        Wrong("mae_rmse", "the root mean squared error", (A, CM, mae_rmse), BOTH, hint="no square root"),
+        Wrong("accuracy_in_place", "logits shifted in place", (accuracy_shifts_logits, CM, MAE), BOTH,
+              hint="logits was left changed"),
+        Wrong("mae_in_place", "y_true overwritten by the errors", (A, CM, mae_in_place), BOTH, hint="y_true was left changed"),
+        Wrong("mae_float32", "the MAE as a float32 scalar", (A, CM, mae_float32), BOTH, hint="expected a float (float64)"),
+        Wrong("confusion_float", "float counts", (A, confusion_float, MAE), BOTH, hint="expected integer counts"),
+        Wrong("confusion_plus_equals", "matrix[labels, predictions] += 1: repeated pairs counted once",
+              (A, confusion_plus_equals, MAE), BOTH, hint="np.add.at"),
+        Wrong("confusion_classes_from_data", "num_classes ignored: C from the largest class seen",
+              (A, confusion_classes_from_data, MAE), BOTH, hint="also when a class never occurs"),
     ],
     "intent_classifier": [
-        Wrong("no_packing", "no packing: the LSTM reads the padding", (_IA(IntentNoPacking),), BOTH),
-        Wrong("last_padded_step", "head on out[:, -1], the last padded step", (_IA(IntentLastPaddedStep),), BOTH),
-        Wrong("last_padded_step_packed", "packed, but the head reads out[:, -1] after unpacking", (_IA(IntentLastPaddedStepPacked),), BOTH),
-        Wrong("swapped", "final states concatenated backward first", (_IA(IntentSwapped),), BOTH),
-        Wrong("unidirectional", "a one-directional LSTM", (_IA(IntentUnidirectional),), BOTH),
+        Wrong("no_packing", "no packing: the LSTM reads the padding", (_IA(IntentNoPacking),), BOTH, hint="pack the batch"),
+        Wrong("last_padded_step", "head on out[:, -1], the last padded step", (_IA(IntentLastPaddedStep),), BOTH,
+              hint="logits"),
+        Wrong("last_padded_step_packed", "packed, but the head reads out[:, -1] after unpacking",
+              (_IA(IntentLastPaddedStepPacked),), BOTH, hint="logits"),
+        Wrong("swapped", "final states concatenated backward first", (_IA(IntentSwapped),), BOTH,
+              hint="h_n[0] is the forward direction"),
+        Wrong("unidirectional", "a one-directional LSTM", (_IA(IntentUnidirectional),), BOTH,
+              hint="name and size the submodules"),
+        Wrong("enforce_sorted", "pack_padded_sequence with enforce_sorted=True", (_IA(IntentEnforceSorted),), BOTH,
+              hint="enforce_sorted=False"),
+        Wrong("sorted_no_restore", "the batch sorted by length and never put back", (_IA(IntentSortedNoRestore),), BOTH,
+              hint="sorted by length"),
     ],
     "forecaster": [
-        Wrong("first_layer", "the head reads h_n[0], the first layer's final state", (_FA(ForecasterFirstLayer),), BOTH),
-        Wrong("first_step", "the head reads out[:, 0]", (_FA(ForecasterFirstStep),), BOTH),
-        Wrong("squeeze_all", ".squeeze() makes a batch of one a scalar", (_FA(ForecasterSqueezeAll),), BOTH),
-        Wrong("one_layer", "num_layers ignored", (_FA(ForecasterOneLayer),), BOTH),
+        Wrong("first_layer", "the head reads h_n[0], the first layer's final state", (_FA(ForecasterFirstLayer),), BOTH,
+              hint="the head reads the TOP layer"),
+        Wrong("first_step", "the head reads out[:, 0]", (_FA(ForecasterFirstStep),), BOTH, hint="not the first"),
+        Wrong("squeeze_all", ".squeeze() makes a batch of one a scalar", (_FA(ForecasterSqueezeAll),), BOTH,
+              hint="squeeze only the last axis"),
+        Wrong("one_layer", "num_layers ignored", (_FA(ForecasterOneLayer),), BOTH, hint="name and size the submodules"),
+        Wrong("second_layer", "the head reads h_n[1] (the top layer only when there are two)", (_FA(ForecasterSecondLayer),),
+              BOTH, hint="h_n[1]"),
     ],
     "train_step": [
-        Wrong("no_zero_grad", "gradients never zeroed", (_TA(step_no_zero_grad),), BOTH),
-        Wrong("no_step", "optimizer.step() forgotten", (_TA(step_no_step),), BOTH),
-        Wrong("loss_after", "the loss after the update returned", (_TA(step_loss_after),), BOTH),
-        Wrong("returns_tensor", "the loss tensor returned instead of a float", (_TA(step_returns_tensor),), BOTH),
-        Wrong("zero_grad_after_backward", "zero_grad between backward and step", (_TA(step_zero_grad_after_backward),), BOTH),
+        Wrong("no_zero_grad", "gradients never zeroed", (_TA(step_no_zero_grad),), BOTH, hint="they pile up"),
+        Wrong("no_step", "optimizer.step() forgotten", (_TA(step_no_step),), BOTH, hint="the parameters never change"),
+        Wrong("loss_after", "the loss after the update returned", (_TA(step_loss_after),), BOTH,
+              hint="the loss computed before the update"),
+        Wrong("returns_tensor", "the loss tensor returned instead of a float", (_TA(step_returns_tensor),), BOTH,
+              hint="loss.item()"),
+        Wrong("zero_grad_after_backward", "zero_grad between backward and step", (_TA(step_zero_grad_after_backward),), BOTH,
+              hint="not between backward and step"),
+        Wrong("no_train_mode", "model.train() never called: a model left in eval mode trains without dropout",
+              (_TA(step_no_train_mode),), BOTH, hint="model.train()"),
+        Wrong("first_input_only", "model(inputs[0]): the other inputs dropped", (_TA(step_first_input_only),), BOTH,
+              hint="model(*inputs)"),
+        Wrong("fixed_loss", "cross_entropy whatever loss_fn is given", (_TA(step_fixed_loss),), BOTH,
+              hint="use the loss_fn you are given"),
     ],
 }
 

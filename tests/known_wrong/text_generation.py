@@ -1,13 +1,12 @@
 """Known-wrong variants of lesson 07's graded functions."""
 from __future__ import annotations
 
+import re
 import string
 
 import numpy as np
 import torch
 
-# The check builds the same rows, in their wrong modes too, to name a suspect; the variants reuse it.
-from autograder.checks.text_generation import _prefix_rows as _prefix
 from autograder.reference import text_generation as ref
 
 from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN: for variants caught by one side only)
@@ -40,23 +39,23 @@ def rp_drops_newlines(text):
 
 
 def ps_right_padded(lines, seq_len, pad):
-    return _prefix(lines, seq_len, pad, side="right")
+    return ref.prefix_rows(lines, seq_len, pad, side="right")
 
 
 def ps_unshifted_targets(lines, seq_len, pad):
-    return _prefix(lines, seq_len, pad, shift=False)
+    return ref.prefix_rows(lines, seq_len, pad, shift=False)
 
 
 def ps_keeps_last(lines, seq_len, pad):
-    return _prefix(lines, seq_len, pad, keep="last")
+    return ref.prefix_rows(lines, seq_len, pad, keep="last")
 
 
 def ps_keeps_short_lines(lines, seq_len, pad):
-    return _prefix(lines, seq_len, pad, skip_short=False)
+    return ref.prefix_rows(lines, seq_len, pad, skip_short=False)
 
 
 def ps_pads_with_zero(lines, seq_len, pad):
-    return _prefix(lines, seq_len, 0)
+    return ref.prefix_rows(lines, seq_len, 0)
 
 
 # ---------------------------------------------------------------- CharLSTM (through the adapter)
@@ -88,8 +87,8 @@ class FunctionalDropoutBeforeDense(_Base):
 
 
 class DropoutHalf(_Base):
-    def __init__(self, vocab_size, embed_size, hidden_size):
-        super().__init__(vocab_size, embed_size, hidden_size, dropout=0.5)
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout=0.5)  # the argument ignored
 
     def forward(self, x, state=None):
         out, state = self.lstm(self.dropout(self.embedding(x)), state)
@@ -103,8 +102,8 @@ class NoDropout(_Base):
 
 
 class NotBatchFirst(_Base):
-    def __init__(self, vocab_size, embed_size, hidden_size):
-        super().__init__(vocab_size, embed_size, hidden_size, batch_first=False)
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout, batch_first=False)
 
     def forward(self, x, state=None):
         out, state = self.lstm(self.dropout(self.embedding(x)), state)
@@ -212,52 +211,235 @@ def gen_first_logits(model, vocab, seed_text, num_chars=500, temperature=1.0, se
     return vocab.decode(chosen)
 
 
+# ---------------------------------------------------------------- new variants, by kind of gap
+# 1. inputs changed in place
+def ps_filters_list_in_place(lines, seq_len, pad):
+    lines[:] = [line for line in lines if len(line) >= 2]  # "clean up" the caller's list
+    return ref.prefix_sequences(lines, seq_len, pad)
+
+
+def mce_overwrites_targets(logits, targets, pad):
+    mask = targets != pad
+    targets[~mask] = 0  # so that cross_entropy can index every position: into the caller's tensor
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    return (losses * mask.reshape(-1)).sum() / mask.sum()
+
+
+# 3. dtypes
+def ps_int32(lines, seq_len, pad):
+    inputs, targets = ref.prefix_sequences(lines, seq_len, pad)
+    return inputs.astype(np.int32), targets.astype(np.int32)
+
+
+def mce_float32(logits, targets, pad):
+    return ref.masked_cross_entropy(logits.float(), targets, pad)
+
+
+def mce_rewrapped(logits, targets, pad):
+    return torch.tensor(ref.masked_cross_entropy(logits, targets, pad).item(), requires_grad=True)
+
+
+# 4. numerical stability
+def mce_log_of_softmax(logits, targets, pad):
+    mask = targets != pad
+    probs = torch.softmax(logits[mask], dim=-1)
+    return -torch.log(probs.gather(1, targets[mask][:, None])).mean()
+
+
+def mce_one_max_for_the_batch(logits, targets, pad):
+    mask = targets != pad
+    z = logits[mask] - logits.max()  # one max for every row
+    log_probs = z - torch.log(torch.exp(z).sum(dim=-1, keepdim=True))
+    return -log_probs.gather(1, targets[mask][:, None]).mean()
+
+
+def gen_exp_over_sum(model, vocab, seed_text, num_chars=500, temperature=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    chosen = []
+    with torch.no_grad():
+        logits, state = model(torch.as_tensor(vocab.encode(seed_text))[None])
+        for _ in range(num_chars):
+            weights = torch.exp(logits[0, -1].double() / temperature)
+            index = int(torch.multinomial(weights / weights.sum(), 1, generator=generator))
+            chosen.append(index)
+            logits, state = model(torch.tensor([[index]]), state)
+    return vocab.decode(chosen)
+
+
+# 5. code that works only on some inputs
+def rp_keeps_space_and_newline_only(text):
+    return "".join(c for c in text if c.isalnum() or c in " \n")
+
+
+def rp_regex_word_characters(text):
+    return re.sub(r"[^\w\s]", "", text)  # \w holds the underscore
+
+
+def ps_pad_by_value(lines, seq_len, pad):
+    return ref.prefix_rows(lines, seq_len, pad, by_value=True)
+
+
+def mce_pad_assumed_v(logits, targets, pad):
+    mask = targets < logits.shape[-1]  # "padding is the index past the vocabulary"
+    return F.cross_entropy(logits[mask], targets[mask])
+
+
+class EmbeddingWithoutPaddingRow(_Base):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout)
+        self.embedding = torch.nn.Embedding(vocab_size, embed_size)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.dropout(self.embedding(x)), state)
+        return self.head(out), state
+
+
+class PaddingIndexZero(_Base):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout)
+        self.embedding = torch.nn.Embedding(vocab_size + 1, embed_size, padding_idx=0)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.dropout(self.embedding(x)), state)
+        return self.head(out), state
+
+
+class FixedDropoutRate(_Base):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout=0.1)  # the argument ignored
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.dropout(self.embedding(x)), state)
+        return self.head(out), state
+
+
+class IgnoresState(_Base):
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.dropout(self.embedding(x)))
+        return self.head(out), state
+
+
+class ReturnsNoState(_Base):
+    def forward(self, x, state=None):
+        out, _ = self.lstm(self.dropout(self.embedding(x)), state)
+        return self.head(out), None
+
+
+# 6. a dropped state must be named as such (not as a temperature mistake)
+def gen_drops_state(model, vocab, seed_text, num_chars=500, temperature=1.0, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    chosen = []
+    with torch.no_grad():
+        logits, _ = model(torch.as_tensor(vocab.encode(seed_text))[None])
+        for _ in range(num_chars):
+            index = int(torch.multinomial(torch.softmax(logits[0, -1].double() / temperature, -1), 1, generator=generator))
+            chosen.append(index)
+            logits, _ = model(torch.tensor([[index]]))  # the state is not passed back
+    return vocab.decode(chosen)
+
+
 RP, MA, GA = ref.remove_punctuation_adapter, ref.module_adapter, ref.generate_adapter
 
 VARIANTS: dict[str, list[Wrong]] = {
     "remove_punctuation": [
-        Wrong("keeps_apostrophes", "apostrophes kept (don't stays don't)", (RP(rp_keeps_apostrophes),), BOTH),
-        Wrong("sentence_marks_only", "only . , ; : ! ? removed", (RP(rp_sentence_marks_only),), BOTH),
-        Wrong("replaces_with_space", "punctuation replaced by spaces", (RP(rp_replaces_with_space),), BOTH),
-        Wrong("drops_digits", "letters and whitespace kept only: digits removed", (RP(rp_drops_digits),), BOTH),
-        Wrong("drops_newlines", "letters, digits and spaces kept only: newlines removed", (RP(rp_drops_newlines),), BOTH),
+        Wrong("keeps_apostrophes", "apostrophes kept (don't stays don't)", (RP(rp_keeps_apostrophes),), BOTH,
+              hint="punctuation left in: \"'\""),
+        Wrong("sentence_marks_only", "only . , ; : ! ? removed", (RP(rp_sentence_marks_only),), BOTH,
+              hint="punctuation left in"),
+        Wrong("replaces_with_space", "punctuation replaced by spaces", (RP(rp_replaces_with_space),), BOTH,
+              hint="remove, do not replace"),
+        Wrong("drops_digits", "letters and whitespace kept only: digits removed", (RP(rp_drops_digits),), BOTH,
+              hint="not punctuation were removed: '0'"),
+        Wrong("drops_newlines", "letters, digits and spaces kept only: newlines removed", (RP(rp_drops_newlines),), BOTH,
+              hint="not punctuation were removed"),
+        Wrong("drops_tabs_and_cr", "letters, digits, spaces and newlines kept only: tabs and \\r removed",
+              (RP(rp_keeps_space_and_newline_only),), BOTH, hint="not punctuation were removed: '\\t' '\\r'"),
+        Wrong("regex_word_characters", "re.sub(r'[^\\w\\s]', ''): the underscore kept", (RP(rp_regex_word_characters),),
+              BOTH, hint="punctuation left in: '_'"),
     ],
     "prefix_sequences": [
-        Wrong("right_padded", "padding on the right", (ps_right_padded,), BOTH),
-        Wrong("unshifted_targets", "targets equal to the inputs", (ps_unshifted_targets,), BOTH),
-        Wrong("keeps_last", "a long line cut to its last seq_len + 1 characters", (ps_keeps_last,), BOTH),
-        Wrong("keeps_short_lines", "one-character lines give all-padding rows", (ps_keeps_short_lines,), BOTH),
-        Wrong("pads_with_zero", "padded with 0 instead of pad", (ps_pads_with_zero,), BOTH),
+        Wrong("right_padded", "padding on the right", (ps_right_padded,), BOTH, hint="pad on the left"),
+        Wrong("unshifted_targets", "targets equal to the inputs", (ps_unshifted_targets,), BOTH,
+              hint="the target is the input shifted one step"),
+        Wrong("keeps_last", "a long line cut to its last seq_len + 1 characters", (ps_keeps_last,), BOTH,
+              hint="not the last"),
+        Wrong("keeps_short_lines", "one-character lines give all-padding rows", (ps_keeps_short_lines,), BOTH,
+              hint="skip passages shorter than 2 characters"),
+        Wrong("pads_with_zero", "padded with 0 instead of pad", (ps_pads_with_zero,), BOTH, hint="not with 0"),
+        Wrong("filters_list_in_place", "the caller's list of passages filtered in place", (ps_filters_list_in_place,),
+              VISIBLE, hint="passages was left changed"),
+        Wrong("int32", "int32 rows (torch's losses want int64 targets)", (ps_int32,), BOTH, hint="got int32, expected int64"),
+        Wrong("pad_by_value", "rows placed by counting pad entries: wrong when a passage holds pad",
+              (ps_pad_by_value,), BOTH, hint="not by looking for pad"),
     ],
     "char_lstm": [
         Wrong("dropout_before_dense", "dropout between the LSTM and the Linear, none on the input",
-              (MA(DropoutBeforeDense),), BOTH),
-        Wrong("dropout_on_both", "dropout on the input and before the Linear", (MA(DropoutOnBoth),), BOTH),
+              (MA(DropoutBeforeDense),), BOTH, hint="dropout on the input layer only"),
+        Wrong("dropout_on_both", "dropout on the input and before the Linear", (MA(DropoutOnBoth),), BOTH,
+              hint="nothing between the LSTM and the Linear"),
         Wrong("functional_dropout_before_dense", "F.dropout before the Linear (no module to inspect)",
-              (MA(FunctionalDropoutBeforeDense),), BOTH),
-        Wrong("dropout_half", "Dropout(0.5) on the input", (MA(DropoutHalf),), BOTH),
-        Wrong("no_dropout", "no dropout at all", (MA(NoDropout),), BOTH),
-        Wrong("not_batch_first", "torch.nn.LSTM without batch_first, fed (N, T, E)", (MA(NotBatchFirst),), BOTH),
-        Wrong("dropout_always_on", "F.dropout(training=True): still dropping in eval mode", (MA(DropoutAlwaysOn),), BOTH),
+              (MA(FunctionalDropoutBeforeDense),), BOTH, hint="nothing drops out between the LSTM and the Linear"),
+        Wrong("dropout_half", "Dropout(0.5) on the input", (MA(DropoutHalf),), BOTH, hint="torch.nn.Dropout rates [0.5]"),
+        Wrong("no_dropout", "no dropout at all", (MA(NoDropout),), BOTH, hint="forward calls Embedding -> LSTM -> Linear"),
+        Wrong("not_batch_first", "torch.nn.LSTM without batch_first, fed (N, T, E)", (MA(NotBatchFirst),), BOTH,
+              hint="batch_first=True"),
+        Wrong("dropout_always_on", "F.dropout(training=True): still dropping in eval mode", (MA(DropoutAlwaysOn),), BOTH,
+              hint="in eval mode nothing is dropped"),
+        Wrong("no_padding_row", "Embedding(vocab_size, E): no row for the padding index", (MA(EmbeddingWithoutPaddingRow),),
+              BOTH, hint="CharLSTM raised IndexError: index out of range in self -> x holds the padding index"),
+        Wrong("padding_index_zero", "padding_idx=0: a real character's row frozen at zero", (MA(PaddingIndexZero),), BOTH,
+              hint="the padding index is vocab_size"),
+        Wrong("fixed_dropout_rate", "the dropout argument ignored: always 0.1", (MA(FixedDropoutRate),), BOTH,
+              hint="use the dropout argument"),
+        Wrong("ignores_state", "forward never passes state to the LSTM", (MA(IgnoresState),), BOTH,
+              hint="passes state to the LSTM"),
+        Wrong("returns_no_state", "forward returns None as the state", (MA(ReturnsNoState),), BOTH,
+              hint="returns the LSTM's new (h, c)"),
     ],
     "masked_cross_entropy": [
-        Wrong("counts_padding", "divided by N * T: padded positions counted", (mce_counts_padding,), BOTH),
-        Wrong("padding_as_class_zero", "padded targets scored as character 0", (mce_padding_as_class_zero,), BOTH),
-        Wrong("sum", "summed, not averaged", (mce_sum,), BOTH),
-        Wrong("mean_of_row_means", "mean per row, then over rows", (mce_mean_of_row_means,), BOTH),
-        Wrong("returns_float", ".item(): no gradient for training", (mce_returns_float,), VISIBLE),
+        Wrong("counts_padding", "divided by N * T: padded positions counted", (mce_counts_padding,), BOTH,
+              hint="not by N * T"),
+        Wrong("padding_as_class_zero", "padded targets scored as character 0", (mce_padding_as_class_zero,), BOTH,
+              hint="mask the padded targets out"),
+        Wrong("sum", "summed, not averaged", (mce_sum,), BOTH, hint="the mean, not the sum"),
+        Wrong("mean_of_row_means", "mean per row, then over rows", (mce_mean_of_row_means,), BOTH,
+              hint="not a mean per row"),
+        Wrong("returns_float", ".item(): no gradient for training", (mce_returns_float,), VISIBLE,
+              hint="expected a scalar torch tensor"),
+        Wrong("overwrites_targets", "padded targets set to 0 in the caller's tensor", (mce_overwrites_targets,), VISIBLE,
+              hint="targets was left changed"),
+        Wrong("float32", "computed in float32", (mce_float32,), BOTH, hint="dtype float32, expected float64"),
+        Wrong("rewrapped", "the value rewrapped in a new tensor: no gradient reaches logits", (mce_rewrapped,), BOTH,
+              hint="torch operations only"),
+        Wrong("log_of_softmax", "-log(softmax(.)): log(0) for a large margin", (mce_log_of_softmax,), BOTH,
+              hint="log(softmax(.)) is log(0)"),
+        Wrong("one_max_for_the_batch", "one max subtracted over the whole batch", (mce_one_max_for_the_batch,), BOTH,
+              hint="works row by row"),
+        Wrong("pad_assumed_v", "the pad argument ignored: padding taken to be V", (mce_pad_assumed_v,), BOTH,
+              hint="whatever its value"),
     ],
     "generate": [
-        Wrong("chars_499", "499 characters", (GA(gen_499),), BOTH),
-        Wrong("chars_501", "501 characters", (GA(gen_501),), BOTH),
-        Wrong("ignores_temperature", "sampling ignores the temperature", (GA(gen_ignores_temperature),), BOTH),
-        Wrong("multiplies_temperature", "logits multiplied by the temperature", (GA(gen_multiplies_temperature),), BOTH),
-        Wrong("unseeded", "the global RNG, never seeded: not deterministic", (GA(gen_unseeded),), BOTH),
-        Wrong("train_mode", "model.eval() forgotten: dropout on while generating", (GA(gen_train_mode),), BOTH),
-        Wrong("greedy", "argmax at every step instead of sampling", (GA(gen_greedy),), BOTH),
-        Wrong("with_seed_text", "the seed text returned in front of the 500 characters", (GA(gen_with_seed_text),), BOTH),
+        Wrong("chars_499", "499 characters", (GA(gen_499),), BOTH, hint="expected exactly"),
+        Wrong("chars_501", "501 characters", (GA(gen_501),), BOTH, hint="expected exactly"),
+        Wrong("ignores_temperature", "sampling ignores the temperature", (GA(gen_ignores_temperature),), BOTH,
+              hint="divide the logits by the temperature"),
+        Wrong("multiplies_temperature", "logits multiplied by the temperature", (GA(gen_multiplies_temperature),), BOTH,
+              hint="divide the logits by the temperature"),
+        Wrong("unseeded", "the global RNG, never seeded: not deterministic", (GA(gen_unseeded),), BOTH,
+              hint="torch.Generator().manual_seed(seed)"),
+        Wrong("train_mode", "model.eval() forgotten: dropout on while generating", (GA(gen_train_mode),), BOTH,
+              hint="model.eval()"),
+        Wrong("greedy", "argmax at every step instead of sampling", (GA(gen_greedy),), BOTH, hint="do not take the argmax"),
+        Wrong("with_seed_text", "the seed text returned in front of the 500 characters", (GA(gen_with_seed_text),), BOTH,
+              hint="not the seed text"),
         Wrong("first_logits", "the first character drawn from the logits after the seed's first character",
-              (GA(gen_first_logits),), BOTH),
+              (GA(gen_first_logits),), BOTH, hint="after the LAST character"),
+        Wrong("drops_state", "the state not fed back: each character read from a fresh state", (GA(gen_drops_state),),
+              BOTH, hint="carry the state"),
+        Wrong("exp_over_sum", "probabilities as exp(logits / T) / sum: overflow at a small temperature",
+              (GA(gen_exp_over_sum),), BOTH, hint="exp of them overflows"),
     ],
 }
 
