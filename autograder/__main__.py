@@ -37,14 +37,25 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import grade_class, summary_table
+    from .class_run import Stopped, grade_class, summary_table
 
-    outcomes = grade_class(Path(args.submitted), assignment=args.assignment, workers=args.workers,
-                           timeout=args.timeout, out=Path(args.out))
+    out = Path(args.out).resolve()
+    try:
+        outcomes = grade_class(Path(args.submitted), assignment=args.assignment, workers=args.workers,
+                               timeout=args.timeout, out=out, force=args.force)
+    except Stopped as stop:
+        if stop.outcomes:
+            print()
+            print(summary_table(stop.outcomes))
+        kept = (f"grades.csv written for the {len(stop.outcomes)} graded" if stop.csv_written
+                else "grades.csv not written (the previous one, if any, is kept)")
+        print(f"\n{stop.message}: {kept}; the gradebook holds every submission graded; {stop.hint}",
+              file=sys.stderr)
+        return stop.exit_code
     print()
     print(summary_table(outcomes))
-    print(f"\ngrades: {Path(args.out).resolve() / 'grades.csv'}")
-    print(f"feedback: {Path(args.out).resolve() / 'feedback'}/<student>/<assignment>/")
+    print(f"\ngrades: {out / 'grades.csv'}")
+    print(f"feedback: {out / 'feedback'}/<student>/<assignment>/")
     return 0
 
 
@@ -76,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: the number of cores)")
     p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     p.add_argument("--out", default="grading", help="output folder: gradebook, autograded, feedback, grades.csv (default grading/)")
+    p.add_argument("--force", action="store_true", help="grade again the submissions already graded from the same "
+                   "files, tests and settings (by default a re-run keeps them and grades only the rest)")
     p.set_defaults(run=_grade)
 
     p = commands.add_parser("release", help="write the student bundle to OUT and verify it")

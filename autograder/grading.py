@@ -17,6 +17,15 @@ needs around it:
   (autograder.sandbox); without one, grading goes on and says so loudly.
 - Robust: whatever one submission does (a corrupt file, a missing notebook, an endless
   loop, a dead kernel), it gets a score and a line in the summary, and the others go on.
+- Hostile input: a submission is data (take_in: the lesson's notebooks only, as regular
+  files under a cap, no link followed; nothing else is published); the record folder is
+  read as autograder.probe says, with the seed this process drew and kept.
+- Fair to honest learners (GuardedExecute): copied or split cells are graded on their
+  merits (normalise_cells); a dead kernel keeps the points earned before it; the course's
+  own cells have their own time limit, and their failure is retried, then reported as
+  "not graded" (Outcome.not_graded), never as a zero; a notebook time budget and caps on
+  what a kernel writes bound every submission; NumPy exercises answered with PyTorch are
+  flagged for the instructor.
 """
 from __future__ import annotations
 
@@ -26,8 +35,10 @@ import importlib
 import multiprocessing
 import os
 import re
+import math
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -82,13 +93,16 @@ class Submission:
 
 
 def find_submissions(submitted: Path, assignment: str | None = None) -> list[Submission]:
-    """Every SUBMITTED/<student>/<assignment>/ folder, for the known assignments."""
+    """Every SUBMITTED/<student>/<assignment>/ folder, for the known assignments.
+
+    Folders are named, not resolved: a student or assignment folder that is a link is
+    found here and refused when it is taken in (take_in), so the summary says so."""
     known = {p.name for p in (COURSE_ROOT / SOURCE).iterdir() if p.is_dir()}
     found = []
     for student_dir in sorted(p for p in Path(submitted).iterdir() if p.is_dir() and not p.name.startswith(".")):
         for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             if assignment_dir.name in known and assignment in (None, assignment_dir.name):
-                found.append(Submission(student_dir.name, assignment_dir.name, assignment_dir.resolve()))
+                found.append(Submission(student_dir.name, assignment_dir.name, assignment_dir.absolute()))
     return found
 
 
@@ -113,12 +127,24 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     cells: list[CellResult] = field(default_factory=list)
     graded: bool = False  # False when nbgrader could not grade it at all
+    # Why this submission could not be graded (a fault of the course or the grader, not
+    # the learner's): never written into the gradebook or grades.csv as a zero.
+    not_graded: str = ""
 
 
 @dataclass(frozen=True)
 class Settings:
-    timeout: int = 120  # seconds per cell
+    timeout: int = 120  # seconds per learner cell (solution, test and ordinary cells)
     sandbox: bool = True  # use bubblewrap when available
+    # Seconds for each of the course's own locked cells (the set-up cell imports torch:
+    # about 1 s on a quiet machine, over 10 s on a busy one); not the learner's time.
+    course_cell_timeout: int = 600
+    # Seconds all learner cells of one notebook may take together; None: sized to the
+    # lesson (see notebook_budget).
+    notebook_budget: float | None = None
+    notebook_bytes: int = 32 * 2**20  # largest notebook file taken from a submission
+    workdir_bytes: int = 256 * 2**20  # what a sandboxed kernel may write into its working folder
+    record_bytes: int = 64 * 2**20  # what a kernel may write into the record folder
 
 
 # ------------------------------------------------------------------ one worker's scratch course
@@ -149,15 +175,407 @@ def _error_message(cell) -> str:
     return ""
 
 
+# ------------------------------------------------------------------ running one notebook
+
+
+def _nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _is_course_cell(cell) -> bool:
+    """A cell of the course's own (the locked set-up cell, a given adapter): locked, neither
+    graded nor a solution. nbgrader restores its source from the gradebook."""
+    meta = _nbgrader_meta(cell)
+    return bool(meta.get("locked")) and not meta.get("grade") and not meta.get("solution")
+
+
+def _cell_name(cell, index: int) -> str:
+    grade_id = _nbgrader_meta(cell).get("grade_id")
+    return f"cell {grade_id}" if grade_id else f"code cell {index + 1}"
+
+
+def _error_output(ename: str, evalue: str):
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+@dataclass
+class RunJournal:
+    """What happened while one notebook ran, as GuardedExecute saw it (one autograde run)."""
+
+    budgets: dict[str, float] = field(default_factory=dict)  # notebook -> seconds of learner cells
+    watched: list[Path] = field(default_factory=list)  # host folders the kernel writes
+    watched_bytes: int = 0  # cap on their total size
+    watch_workdir: bool = False  # the working folder too (unsandboxed: it is on the host's disk)
+    course_fault: str = ""  # a course cell failed or timed out before any learner cell ran
+    stopped: str = ""  # why the cells after some cell were not run
+    budget_hit: str = ""  # which budget was reached, and where
+    disk_full: list[str] = field(default_factory=list)  # cells that hit a disk limit
+    killed_for: str = ""  # set by the watchdog before it kills the kernel
+    cells_run: int = 0  # code cells started: 0 when nbgrader failed before running any
+
+
+class _FolderWatchdog:
+    """Kills the kernel when the folders it writes on the host's disk grow past a cap.
+
+    A kernel can fill a folder with many files each under the file-size limit; this
+    checks the total every quarter second (entries are counted too, so the walk stays
+    short) and kills the kernel's process group: the run goes on as for a dead kernel.
+    """
+
+    INTERVAL = 0.25
+    MAX_ENTRIES = 20_000
+
+    def __init__(self, executor, journal: RunJournal):
+        import threading
+
+        self.executor, self.journal = executor, journal
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.INTERVAL):
+            size, entries = _folder_usage(self.journal.watched, self.MAX_ENTRIES)
+            if size > self.journal.watched_bytes or entries > self.MAX_ENTRIES:
+                self.journal.killed_for = (f"the kernel wrote more than the record-folder budget "
+                                           f"({self.journal.watched_bytes // 2**20} MiB or {self.MAX_ENTRIES} files)")
+                process = getattr(getattr(getattr(self.executor, "km", None), "provisioner", None), "process", None)
+                if process is not None:
+                    with contextlib.suppress(OSError):
+                        process.kill()
+                return
+
+
+def _folder_usage(folders: list[Path], max_entries: int) -> tuple[int, int]:
+    """Total bytes and entries under ``folders``, links not followed, stopping early."""
+    size = entries = 0
+    stack = [str(f) for f in folders]
+    while stack and entries <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    info = entry.stat(follow_symlinks=False)
+                    size += info.st_size if stat.S_ISREG(info.st_mode) else 0
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return size, entries
+
+
+def _guarded_execute():
+    """GuardedExecute, made on first use (it subclasses nbgrader's Execute)."""
+    global GuardedExecute
+    if GuardedExecute is not None:
+        return GuardedExecute
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.preprocessors import Execute
+    from nbgrader.utils import is_grade
+    from traitlets import Integer
+
+    class GuardedExecute(Execute):  # noqa: F811 -- binds the module's name (see global)
+        """nbgrader's Execute, with the faults an honest learner must not pay for:
+
+        - the course's own cells get a generous time limit of their own, and when one of
+          them fails before any learner cell ran, the run stops: a grading fault
+          (``RunJournal.course_fault``), retried and otherwise "not graded", never a 0;
+        - a kernel that dies keeps the outputs (and so the points) of the cells before;
+          the graded cells after it are marked not run (an unrun test cell would
+          otherwise earn its points: nbgrader scores a test cell without an error as passed);
+        - the learner's cells share a time budget per notebook; at the budget the cell is
+          stopped and the graded cells after it are marked not run;
+        - a watchdog caps what the kernel writes to the record folder (and to its working
+          folder when unsandboxed: in the sandbox that is a size-capped tmpfs).
+        """
+
+        journal: RunJournal | None = None  # set by ScratchCourse before each autograde
+        course_cell_timeout = Integer(600, help="seconds for each of the course's own cells").tag(config=True)
+
+        def preprocess(self, nb, resources=None, km=None):
+            journal = type(self).journal or RunJournal()
+            self._journal = journal
+            self._cell_timeout = self.timeout
+            self._spent = 0.0
+            self._stop = ""
+            self._learner_ran = False
+            name = (resources or {}).get("unique_key", "")
+            self._budget = journal.budgets.get(name, 0.0)
+            path = ((resources or {}).get("metadata") or {}).get("path")
+            watchdog = None
+            if journal.watched_bytes and journal.watched:
+                if path and journal.watch_workdir:
+                    journal.watched = [*journal.watched, Path(path)]
+                watchdog = _FolderWatchdog(self, journal)
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                if watchdog is not None:
+                    watchdog.stop()
+                self.timeout = self._cell_timeout
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type != "code":
+                return cell, resources
+            journal, name = self._journal, _cell_name(cell, index)
+            if self._stop:
+                if is_grade(cell):
+                    cell.outputs = [_error_output("NotRun", self._stop)]
+                return cell, resources
+            journal.cells_run += 1
+            course = _is_course_cell(cell)
+            limit = self.course_cell_timeout if course else self._cell_timeout
+            by_budget = False
+            if self._budget and not course and self._budget - self._spent < limit:
+                limit, by_budget = max(1, math.ceil(self._budget - self._spent)), True
+            self.timeout = limit
+            started = time.monotonic()
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                reason = journal.killed_for or "the kernel died"
+                cell.outputs.append(_error_output("DeadKernelError", f"{reason} while this cell ran"))
+                if course and not self._learner_ran:  # no learner code ran yet: not theirs
+                    journal.course_fault = f"the course's {name} failed (the kernel died)"
+                    self._stop = journal.course_fault
+                else:
+                    self._stop = journal.stopped = f"{reason} in {name}"
+                return cell, resources
+            finally:
+                elapsed = time.monotonic() - started
+                if not course:
+                    self._spent += elapsed
+            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            timed_out = elapsed >= limit or any(o.get("ename") == "CellTimeoutError" for o in errors)
+            for output in errors:
+                text = f"{output.get('ename')}: {output.get('evalue')}"
+                if "No space left on device" in text or "Errno 28" in text or "File too large" in text:
+                    journal.disk_full.append(name)
+            if course and errors and not self._learner_ran:
+                what = f"timed out ({limit} s)" if timed_out else f"failed ({errors[-1].get('ename')})"
+                journal.course_fault = f"the course's {name} {what}"
+                self._stop = journal.course_fault
+            elif not course and cell.source.strip():
+                self._learner_ran = True
+            if self._budget and not self._stop and (
+                    (by_budget and timed_out) or self._spent >= self._budget):
+                journal.budget_hit = f"the notebook time budget ({self._budget:g} s) was reached in {name}"
+                self._stop = journal.stopped = journal.budget_hit
+            return cell, resources
+
+    return GuardedExecute
+
+
+GuardedExecute = None
+
+
+def notebook_budget(source_notebook: Path, timeout: int) -> float:
+    """The default time budget of a notebook's learner cells: two cell limits (one cell
+    may legitimately be slow) plus 10 s for each code cell. At 120 s per cell: lesson 01
+    (31 code cells) 550 s, lesson 02 440 s; a notebook sleeping just under the cell limit
+    in each of its cells is stopped there instead of running for hours."""
+    notebook = nbformat.read(source_notebook, as_version=4)
+    code_cells = sum(1 for c in notebook.cells if c.cell_type == "code")
+    return float(2 * timeout + 10 * code_cells)
+
+
+# ------------------------------------------------------------------ taking a submission in
+
+
+def _printable(name: str) -> str:
+    """A file name as the summary shows it: ASCII, no control characters, bounded."""
+    return ascii(name)[1:-1][:60]
+
+
+def take_in(folder: Path, target: Path, expected: set[str], max_bytes: int) -> list[str]:
+    """Copy the lesson's notebooks (``expected``: their stems) from a submission folder
+    into ``target``, as regular files read without following links and under a size cap;
+    take nothing else. Returns what was ignored, and why (names only, never contents).
+
+    The submission is the learner's data: a link (to solutions/, to an SSH key), a FIFO,
+    a device or a huge file must neither be followed, nor block, nor fill the disk.
+    """
+    problems: list[str] = []
+    target.mkdir(parents=True, exist_ok=True)
+    for level in (folder, folder.parent):
+        if os.path.islink(level):
+            return [f"the submission folder {_printable(level.name)} is a link: not followed, nothing graded"]
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        return [f"the submission folder cannot be read ({type(error).__name__})"]
+    ignored: list[str] = []
+    try:
+        for name in sorted(os.listdir(dir_fd)):
+            if name == ".ipynb_checkpoints":
+                continue  # the editor's own copies
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            kind = ("a link" if stat.S_ISLNK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                    else "a file" if stat.S_ISREG(info.st_mode) else "not a regular file")
+            if not (name.endswith(".ipynb") and name[:-len(".ipynb")] in expected):
+                if not name.endswith(".ipynb"):
+                    ignored.append(f"{_printable(name)} ({kind})")
+                elif not stat.S_ISREG(info.st_mode):
+                    ignored.append(f"{_printable(name)} ({kind})")
+                else:
+                    _copy_notebook(dir_fd, name, target, max_bytes, problems)  # a renamed notebook: named below
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(f"{_printable(name)} is {kind}, not a notebook file: not followed, graded as missing")
+                continue
+            _copy_notebook(dir_fd, name, target, max_bytes, problems)
+    finally:
+        os.close(dir_fd)
+    if ignored:
+        shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
+        problems.append(f"ignored (only the lesson's notebooks are graded or published): {shown}")
+    return problems
+
+
+def _copy_notebook(dir_fd: int, name: str, target: Path, max_bytes: int, problems: list[str]) -> None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as error:
+        problems.append(f"{_printable(name)} cannot be read ({type(error).__name__}): graded as missing")
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            problems.append(f"{_printable(name)} is not a regular file: graded as missing")
+            return
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            problems.append(f"{_printable(name)} is larger than {max_bytes // 2**20} MiB: graded as missing")
+            return
+    finally:
+        os.close(fd)
+    (target / name).write_bytes(b"".join(chunks))
+
+
+def normalise_cells(notebook, known_ids: set[str]) -> list[str]:
+    """Make a notebook that honest editing changed gradable, as nbgrader would read it.
+
+    Copy and paste (or a split) in the editor keeps a cell's nbgrader metadata: two cells
+    then claim one grade_id, and nbgrader (DeduplicateIds, then OverwriteCells with
+    add_missing_cells) fails on the whole notebook with KeyError 'grade_id'. nbgrader
+    keeps the last cell of an id; the others become ordinary cells that still run, as
+    they did for the learner. Metadata without a known grade_id is dropped the same way.
+    Returns the grade_ids whose copies were made ordinary.
+    """
+    last: dict[str, int] = {}
+    for index, cell in enumerate(notebook.cells):
+        grade_id = _nbgrader_meta(cell).get("grade_id")
+        if grade_id:
+            last[grade_id] = index
+    changed = []
+    for index, cell in enumerate(notebook.cells):
+        if "nbgrader" not in cell.get("metadata", {}):
+            continue
+        grade_id = _nbgrader_meta(cell).get("grade_id")
+        if not grade_id or grade_id not in known_ids or last[grade_id] != index:
+            del cell.metadata["nbgrader"]
+            changed.append(str(grade_id))
+    return changed
+
+
+# ------------------------------------------------------------------ NumPy exercises done with torch
+
+
+def _torch_names(tree) -> set[str]:
+    """Names bound to torch or to something imported from it, anywhere in the code."""
+    import ast
+
+    names = {"torch"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "torch":
+                    names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _uses(node, names: set[str]) -> bool:
+    import ast
+
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+def numpy_functions(source_notebook: Path) -> set[str]:
+    """The functions a lesson's learners write in NumPy: defined in a solution cell whose
+    answer (the instructor's solution) uses no torch."""
+    import ast
+
+    functions = set()
+    for cell in nbformat.read(source_notebook, as_version=4).cells:
+        if cell.cell_type != "code" or not _nbgrader_meta(cell).get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        if _uses(tree, _torch_names(tree)) or "torch" in cell.source:
+            continue
+        functions.update(n.name for n in tree.body if isinstance(n, ast.FunctionDef))
+    return functions
+
+
+def torch_in_numpy_exercises(notebook, numpy_names: set[str]) -> list[str]:
+    """The NumPy exercises (function names) that the learner's code answers with torch."""
+    import ast
+
+    trees = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or _is_course_cell(cell) or _nbgrader_meta(cell).get("grade"):
+            continue
+        try:
+            trees.append(ast.parse(cell.source))
+        except SyntaxError:
+            continue  # IPython magics or broken code: nothing to judge here
+    torch = set().union(*(_torch_names(t) for t in trees)) if trees else {"torch"}
+    flagged = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in numpy_names:
+                if _uses(node, torch):
+                    flagged.add(node.name)
+            elif isinstance(node, ast.Assign) and _uses(node.value, torch):
+                flagged.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id in numpy_names)
+    return sorted(flagged)
+
+
+# ------------------------------------------------------------------ one worker's scratch course
+
+
 class ScratchCourse:
     """A private course root in which one process grades one submission at a time."""
 
     def __init__(self, template: Path, settings: Settings):
+        self.root = Path(tempfile.mkdtemp(prefix="rnn-grade-"))
+        try:
+            self._set_up(template, settings)
+        except BaseException:
+            self.close()  # no scratch copy of solutions/ left behind in /tmp
+            raise
+
+    def _set_up(self, template: Path, settings: Settings) -> None:
         from nbgrader.apps.api import NbGraderAPI
+        from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
+        from nbgrader.preprocessors import Execute
         from traitlets.config.loader import PyFileConfigLoader
 
-        self.root = Path(tempfile.mkdtemp(prefix="rnn-grade-"))
         shutil.copy2(template / "nbgrader_config.py", self.root / "nbgrader_config.py")
         shutil.copy2(template / "gradebook.db", self.root / "gradebook.db")
         shutil.copytree(template / SOURCE, self.root / SOURCE)
@@ -165,12 +583,24 @@ class ScratchCourse:
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         config.Execute.timeout = settings.timeout
         config.CourseDirectory.root = str(self.root)
+        # nbgrader's Execute replaced by the guarded one (same place in the pipeline).
+        default = Autograde.class_traits()["autograde_preprocessors"].default()
+        config.Autograde.autograde_preprocessors = [_guarded_execute() if p is Execute else p for p in default]
+        config.GuardedExecute.course_cell_timeout = settings.course_cell_timeout
         self.config = config
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         self.sandboxed = settings.sandbox and sandbox_status()[0]
-        self.hidden = {
-            a.name: {nb.stem: _hidden_calls(nb) for nb in sorted(a.glob("*.ipynb"))}
-            for a in (self.root / SOURCE).iterdir() if a.is_dir()
+        sources = {a.name: sorted(a.glob("*.ipynb")) for a in (self.root / SOURCE).iterdir() if a.is_dir()}
+        self.hidden = {name: {nb.stem: _hidden_calls(nb) for nb in notebooks} for name, notebooks in sources.items()}
+        self.known_ids = {
+            name: {nb.stem: {_nbgrader_meta(c).get("grade_id") for c in nbformat.read(nb, as_version=4).cells} - {None}
+                   for nb in notebooks}
+            for name, notebooks in sources.items()
+        }
+        self.numpy_functions = {name: {nb.stem: numpy_functions(nb) for nb in notebooks} for name, notebooks in sources.items()}
+        self.budgets = {
+            name: {nb.stem: settings.notebook_budget or notebook_budget(nb, settings.timeout) for nb in notebooks}
+            for name, notebooks in sources.items()
         }
 
     def close(self) -> None:
@@ -181,26 +611,47 @@ class ScratchCourse:
         outcome = Outcome(submission.student, submission.assignment)
         student, assignment = submission.student, submission.assignment
         target = self.root / "submitted" / student / assignment
-        shutil.rmtree(self.root / "submitted" / student, ignore_errors=True)
-        shutil.copytree(submission.folder, target, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        for folder in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(self.root / folder / student, ignore_errors=True)
+        outcome.problems += take_in(submission.folder, target, set(self.hidden.get(assignment, {})),
+                                    self.settings.notebook_bytes)
         outcome.problems += self._inspect(submission, target)
         if not any(target.glob("*.ipynb")):
             self._collect_scores(outcome)  # every cell scores 0
             outcome.seconds = time.monotonic() - started
             return outcome
         probe = self.root / "probes" / student / assignment
-        shutil.rmtree(probe, ignore_errors=True)
-        write_seed(probe, secrets.randbits(62))  # drawn now, at grading time
-        with self._kernel(probe) as api:
-            result = api.autograde(assignment, student, force=True, create=True)
+        for attempt in (1, 2):
+            seed = secrets.randbits(62)  # drawn now, at grading time, and kept here
+            shutil.rmtree(probe, ignore_errors=True)
+            write_seed(probe, seed)
+            journal, result = self._autograde(submission, probe)
+            if not result.get("success") and not journal.cells_run and not journal.course_fault:
+                # nbgrader stopped before any cell ran (a kernel that did not start, a
+                # notebook it cannot read): not the learner's code; its reason is kept.
+                journal.course_fault = "nbgrader could not grade it: " + _last_error(result)
+            if not journal.course_fault:
+                break
+            if attempt == 1:
+                outcome.problems.append(f"{journal.course_fault}: retried once")
+        if journal.course_fault:
+            # Twice a fault of the course, of nbgrader or of this machine: not a score.
+            outcome.not_graded = journal.course_fault + ", twice"
+            outcome.problems.append(f"not graded: {outcome.not_graded}")
+            self._collect_scores(outcome)
+            outcome.seconds = time.monotonic() - started
+            return outcome
         if not result.get("success"):
-            outcome.problems.append("nbgrader could not grade it: " + _last_error(result))
+            outcome.not_graded = "nbgrader could not grade it: " + _last_error(result)
+            outcome.problems.append(f"not graded: {outcome.not_graded}")
         else:
             outcome.graded = True
-            self._verify_hidden(submission, probe, outcome)
+            self._verify_hidden(submission, probe, seed, outcome)
+            self._flag_torch(submission, outcome)
             feedback = self.api.generate_feedback(assignment, student, force=True)
             if not feedback.get("success"):
                 outcome.problems.append("no feedback: " + _last_error(feedback))
+        self._report_run(journal, outcome)
         self._collect_scores(outcome)
         self._publish(submission, out)
         outcome.seconds = time.monotonic() - started
@@ -208,23 +659,75 @@ class ScratchCourse:
 
     # -- steps
 
+    def _autograde(self, submission: Submission, probe: Path) -> tuple[RunJournal, dict]:
+        executor = _guarded_execute()
+        journal = RunJournal(
+            budgets=dict(self.budgets.get(submission.assignment, {})),
+            watched=[probe], watched_bytes=self.settings.record_bytes,
+            watch_workdir=not self.sandboxed,  # in the sandbox it is a size-capped tmpfs
+        )
+        executor.journal = journal
+        try:
+            with self._kernel(probe) as api:
+                result = api.autograde(submission.assignment, submission.student, force=True, create=True)
+        finally:
+            executor.journal = None
+        return journal, result
+
+    def _report_run(self, journal: RunJournal, outcome: Outcome) -> None:
+        if journal.stopped:
+            outcome.problems.append(f"{journal.stopped}: the cells before it keep their points, "
+                                    "the graded cells after it were not run")
+        if journal.disk_full:
+            outcome.problems.append(f"disk budget reached (working folder {self.settings.workdir_bytes // 2**20} MiB, "
+                                    f"file size limit) in {', '.join(dict.fromkeys(journal.disk_full))}")
+
     def _inspect(self, submission: Submission, target: Path) -> list[str]:
-        """Problems visible before running anything: missing, renamed or corrupt notebooks."""
+        """Problems visible before running anything: missing, renamed or corrupt notebooks,
+        and cells that copy and paste left with the same nbgrader id (normalised here)."""
         problems = []
         expected = set(self.hidden.get(submission.assignment, {}))
         present = {p.stem for p in target.glob("*.ipynb")}
         for name in sorted(expected - present):
-            problems.append(f"missing notebook {name}.ipynb" + (f" (found: {', '.join(sorted(present))})" if present else ""))
+            problems.append(f"missing notebook {name}.ipynb" + (f" (found: {', '.join(_printable(p) for p in sorted(present))})" if present else ""))
         for path in sorted(target.glob("*.ipynb")):
             if path.stem not in expected:
                 path.unlink()  # not part of the lesson: nbgrader would refuse the whole submission
                 continue
             try:
-                nbformat.read(path, as_version=4)
+                notebook = nbformat.read(path, as_version=4)
             except Exception as error:  # not JSON, not a notebook: nbgrader cannot run it
                 problems.append(f"corrupt notebook {path.name}: {type(error).__name__}")
                 path.unlink()  # graded as missing: zero for its cells, the rest goes on
+                continue
+            copies = normalise_cells(notebook, self.known_ids[submission.assignment][path.stem])
+            if copies:
+                nbformat.write(notebook, path)
+                problems.append(f"{path.name}: cells sharing an nbgrader id ({', '.join(sorted(set(copies)))[:200]}) "
+                                "graded as ordinary cells but the last")
         return problems
+
+    def _flag_torch(self, submission: Submission, outcome: Outcome) -> None:
+        """NumPy exercises answered with torch: named for the instructor in the summary and
+        in the feedback (a note on the graded cells that call them); the score stands."""
+        autograded = self.root / "autograded" / submission.student / submission.assignment
+        for stem, names in self.numpy_functions.get(submission.assignment, {}).items():
+            path = autograded / f"{stem}.ipynb"
+            if not names or not path.exists():
+                continue
+            notebook = nbformat.read(path, as_version=4)
+            flagged = torch_in_numpy_exercises(notebook, names)
+            if not flagged:
+                continue
+            outcome.problems.append(f"NumPy exercise(s) answered with PyTorch: {', '.join(flagged)} "
+                                    "(scored as they ran; for the instructor to review)")
+            for cell in notebook.cells:
+                if _nbgrader_meta(cell).get("grade") and cell.cell_type == "code":
+                    used = [name for name in flagged if re.search(rf"\b{name}\b", cell.source)]
+                    if used:
+                        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+                            f"note for the instructor: {', '.join(used)} is a NumPy exercise answered with PyTorch\n")))
+            nbformat.write(notebook, path)
 
     @contextlib.contextmanager
     def _kernel(self, probe: Path) -> Iterator[object]:
@@ -233,7 +736,7 @@ class ScratchCourse:
         The kernel inherits this process's environment: the probe folder goes there. In the
         sandbox, the kernel sees the Python environment, the student-facing package (the
         references masked) and the datasets, and may write only its working directory
-        and the probe folder.
+        (a size-capped tmpfs that vanishes with the kernel) and the probe folder.
         """
         from nbgrader.apps.api import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
@@ -257,7 +760,8 @@ class ScratchCourse:
                     readable=[package, COURSE_ROOT / "datasets"],
                     writable=[probe],
                     hidden=[package / "reference"],
-                    limits=Limits(cpu_seconds=max(600, 10 * self.settings.timeout)),
+                    limits=Limits(cpu_seconds=max(600, 10 * self.settings.timeout),
+                                  workdir_bytes=self.settings.workdir_bytes),
                 ))
                 config.Execute.kernel_name = kernel.name
                 config.KernelManager.transport = "ipc"
@@ -274,8 +778,9 @@ class ScratchCourse:
                     else:
                         os.environ[name] = value
 
-    def _verify_hidden(self, submission: Submission, probe: Path, outcome: Outcome) -> None:
-        """Replay the hidden records; a cell whose replay fails loses its points."""
+    def _verify_hidden(self, submission: Submission, probe: Path, seed: int, outcome: Outcome) -> None:
+        """Replay the hidden records with the seed drawn for this run; a cell whose replay
+        fails loses its points."""
         from nbgrader.api import MissingEntry
 
         autograded = self.root / "autograded" / submission.student / submission.assignment
@@ -287,7 +792,7 @@ class ScratchCourse:
                 notebook = nbformat.read(path, as_version=4)
                 changed = False
                 for cell in notebook.cells:
-                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                    grade_id = _nbgrader_meta(cell).get("grade_id")
                     if grade_id not in cells or not cells[grade_id]:
                         continue
                     try:
@@ -296,7 +801,7 @@ class ScratchCourse:
                         continue
                     if not grade.auto_score:
                         continue  # already failed in the kernel: nothing to verify
-                    lines, failure = _replay(cells[grade_id], probe)
+                    lines, failure = _replay(cells[grade_id], probe, seed)
                     cell.outputs.append(nbformat.v4.new_output(
                         "stream", name="stdout",
                         text="hidden checks, scored by the grader outside the notebook:\n" + "\n".join(lines) + "\n",
@@ -325,7 +830,7 @@ class ScratchCourse:
                 path = autograded / f"{notebook.name}.ipynb"
                 if path.exists():
                     nb = nbformat.read(path, as_version=4)
-                    messages = {c.metadata.get("nbgrader", {}).get("grade_id"): _error_message(c) for c in nb.cells}
+                    messages = {_nbgrader_meta(c).get("grade_id"): _error_message(c) for c in nb.cells}
                 for cell in notebook.grade_cells:
                     points = 0.0
                     if submission is not None:
@@ -350,29 +855,44 @@ class ScratchCourse:
                 cell.message = f"stopped at the cell time limit ({self.settings.timeout} s): an endless loop?"
         if timeouts:
             outcome.problems.append(f"cell time limit ({self.settings.timeout} s) reached in {', '.join(timeouts)}")
-        dead = [c.grade_id for c in outcome.cells if "DeadKernel" in c.message]
-        if dead:
-            outcome.problems.append("the kernel died (memory or CPU limit?)")
 
     def _publish(self, submission: Submission, out: Path) -> None:
-        """Copy this submission's autograded notebooks and feedback into the output root."""
-        for folder in ("autograded", "feedback"):
+        """Copy this submission's autograded notebooks and feedback into the output root:
+        the lesson's notebooks and their feedback pages only (nbgrader also copies the
+        assignment's own files into autograded/; those are the course's, not results)."""
+        for folder, suffix in (("autograded", ".ipynb"), ("feedback", ".html")):
             source = self.root / folder / submission.student / submission.assignment
             target = out / folder / submission.student / submission.assignment
             shutil.rmtree(target, ignore_errors=True)
-            if source.exists():
-                shutil.copytree(source, target)
+            for stem in self.hidden.get(submission.assignment, {}):
+                path = source / f"{stem}{suffix}"
+                if path.is_file() and not path.is_symlink():
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target / path.name)
 
 
-def _replay(calls: list[tuple[str, str]], probe: Path) -> tuple[list[str], str]:
-    """Run each hidden check's replay; return its printed lines and the first failure."""
+def _replay(calls: list[tuple[str, str]], probe: Path, seed: int) -> tuple[list[str], str]:
+    """Run each hidden check's replay; return its printed lines and the first failure.
+
+    Only the grader's own words reach the feedback: a ReplayError or a check's failure
+    carries fixed messages; any other exception (a record built to break the replay)
+    is named by its type alone, never by its text."""
+    from .checks.core import CheckFailed
+    from .probe import ReplayError
+
     lines, failure = [], ""
     for module, name in calls:
         try:
             check = getattr(importlib.import_module(f"autograder.hidden.{module}"), name)
-            report = check.verify(probe)
-        except Exception as error:  # a missing, forged or unreplayable record
+            report = check.verify(probe, seed)
+        except (ReplayError, CheckFailed) as error:
             message = str(error) if str(error).startswith(name) else f"{name}: {error}"
+            message = message[:300]
+            lines.append(message)
+            failure = failure or message
+            continue
+        except Exception as error:  # a record shaped to break the replay
+            message = f"{name}: the record could not be replayed ({type(error).__name__})"
             lines.append(message)
             failure = failure or message
             continue
@@ -384,201 +904,28 @@ def _replay(calls: list[tuple[str, str]], probe: Path) -> tuple[list[str], str]:
 
 
 def _last_error(result: dict) -> str:
-    text = (result.get("error") or result.get("log") or "").strip().splitlines()
-    errors = [line for line in text if "ERROR" in line or "Error" in line]
-    return (errors[-1] if errors else text[-1] if text else "unknown error")[:300]
+    """nbgrader's real reason: the last exception line of its log (nbgrader itself ends
+    with "Please see the above traceback", which the summary has no room for)."""
+    text = (result.get("error") or "") + "\n" + (result.get("log") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    exception = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception|Exit|Interrupt)\b:?")
+    reasons = [line for line in lines if exception.match(line) and "see the above traceback" not in line]
+    errors = [line for line in lines if ("ERROR" in line or "Error" in line) and "see the above traceback" not in line]
+    return (reasons[-1] if reasons else errors[-1] if errors else lines[-1] if lines else "unknown error")[:300]
 
 
-# ------------------------------------------------------------------ the worker processes
+# ------------------------------------------------------------------ the class run
 
-_WORKER: ScratchCourse | None = None
-
-
-def _init_worker(template: str, settings: Settings) -> None:
-    global _WORKER
-    _quiet_nbgrader()
-    _WORKER = ScratchCourse(Path(template), settings)
-    import atexit
-
-    atexit.register(_WORKER.close)
+#: Names that live in autograder.class_run (running a class, the output course, the
+#: CSV, the summary), importable from here as before. Resolved on first use: class_run
+#: imports this module.
+_CLASS_RUN = {"grade_class", "merge", "prepare_output", "export_csv", "summary_table", "Stopped",
+              "_template", "_known_assignment", "_generate_assignment", "_init_worker", "_grade_in_worker"}
 
 
-def _grade_in_worker(submission: Submission, out: str) -> Outcome:
-    try:
-        return _WORKER.grade(submission, Path(out))
-    except Exception as error:  # never let one submission stop the class
-        outcome = Outcome(submission.student, submission.assignment)
-        outcome.problems.append(f"grading failed: {type(error).__name__}: {error}"[:300])
-        return outcome
+def __getattr__(name: str):
+    if name in _CLASS_RUN:
+        from . import class_run
 
-
-# ------------------------------------------------------------------ the output course
-
-
-def prepare_output(out: Path, assignments: set[str], template: Path) -> None:
-    """Make ``out`` a course root with a gradebook that knows the assignments.
-
-    A new output starts from the template's gradebook. An existing gradebook is kept as
-    it is: assignments it knows are not regenerated, and grading only ever replaces the
-    submissions it grades.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", out / "nbgrader_config.py")
-    if not (out / "gradebook.db").exists():
-        shutil.copy2(template / "gradebook.db", out / "gradebook.db")
-    for assignment in sorted(assignments):
-        shutil.rmtree(out / SOURCE / assignment, ignore_errors=True)
-        shutil.copytree(template / SOURCE / assignment, out / SOURCE / assignment)
-        if not _known_assignment(out, assignment):
-            _generate_assignment(out, assignment)
-
-
-def _generate_assignment(root: Path, assignment: str) -> None:
-    """nbgrader's generate_assignment, in this process (no command-line start-up): puts the
-    assignment's cells, points and hidden tests into the root's gradebook."""
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
-    # Creating a gradebook runs `alembic` by name: it lives beside this interpreter.
-    os.environ["PATH"] = nbgrader_env()["PATH"]
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    result = api.generate_assignment(assignment, force=True, create=True)
-    if not result.get("success"):
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {root}:\n{result.get('error') or result.get('log')}")
-
-
-def _known_assignment(root: Path, assignment: str) -> bool:
-    from nbgrader.api import MissingEntry
-
-    if not (root / "gradebook.db").exists():
-        return False
-    with _gradebook(root) as gradebook:
-        try:
-            gradebook.find_assignment(assignment)
-            return True
-        except MissingEntry:
-            return False
-
-
-def _template(assignments: set[str]) -> Path:
-    """A clean course root (config, sources, a gradebook with only the assignments) that
-    each worker copies: workers never see the class's existing gradebook."""
-    template = Path(tempfile.mkdtemp(prefix="rnn-template-"))
-    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
-    for assignment in sorted(assignments):
-        shutil.copytree(COURSE_ROOT / SOURCE / assignment, template / SOURCE / assignment,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        _generate_assignment(template, assignment)
-    return template
-
-
-def merge(out: Path, outcome: Outcome) -> None:
-    """Write one outcome into the output gradebook (the parent is its only writer).
-
-    Mirrors nbgrader's SaveAutoGrades: the auto score is replaced, a manual score a grader
-    gave earlier is kept (and flagged for review), other submissions are untouched.
-    """
-    from nbgrader.api import MissingEntry
-
-    with _gradebook(out) as gradebook:
-        gradebook.update_or_create_student(outcome.student)
-        try:
-            gradebook.find_submission(outcome.assignment, outcome.student)
-        except MissingEntry:
-            gradebook.add_submission(outcome.assignment, outcome.student)
-        for cell in outcome.cells:
-            grade = gradebook.find_grade(cell.grade_id, cell.notebook, outcome.assignment, outcome.student)
-            grade.auto_score = cell.points if outcome.graded else None
-            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-        gradebook.db.commit()
-
-
-# ------------------------------------------------------------------ the class
-
-
-def grade_class(
-    submitted: Path,
-    *,
-    assignment: str | None = None,
-    workers: int | None = None,
-    timeout: int = 120,
-    out: Path = Path(DEFAULT_OUT),
-    sandbox: bool = True,
-    progress: bool = True,
-) -> list[Outcome]:
-    """Grade every SUBMITTED/<student>/<assignment>/ and write gradebook, autograded
-    notebooks, feedback and grades.csv into ``out``. Returns one Outcome per submission."""
-    from tqdm.auto import tqdm
-
-    _quiet_nbgrader()
-    submissions = find_submissions(Path(submitted), assignment)
-    if not submissions:
-        raise SystemExit(f"no submissions found under {submitted}/<student>/<assignment>/")
-    out = Path(out).resolve()
-    assignments = {s.assignment for s in submissions}
-    template = _template(assignments)
-    prepare_output(out, assignments, template)
-    settings = Settings(timeout=timeout, sandbox=sandbox)
-    available, reason = sandbox_status()
-    if sandbox and not available:
-        print("WARNING: grading WITHOUT a sandbox: the notebooks' code runs with this user's rights, "
-              f"network and files ({reason}). Install bubblewrap (tools/system-packages.sh) to sandbox it.",
-              file=sys.stderr, flush=True)
-    if progress:
-        print(f"grading {len(submissions)} submission(s) with {min(workers or os.cpu_count() or 1, len(submissions))} "
-              f"worker(s); sandbox: {'bubblewrap' if sandbox and available else 'OFF'}", file=sys.stderr, flush=True)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(submissions)))
-    outcomes: list[Outcome] = []
-    bar = tqdm(total=len(submissions), desc="grading", unit="notebook", disable=not progress, file=sys.stderr)
-    try:
-        if workers == 1:
-            _init_worker(str(template), settings)
-            results = (_grade_in_worker(s, str(out)) for s in submissions)
-            for outcome in results:
-                merge(out, outcome)
-                outcomes.append(outcome)
-                bar.update()
-            _WORKER.close()
-        else:
-            context = multiprocessing.get_context("spawn")  # no inherited sockets or threads
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                                        initargs=(str(template), settings)) as pool:
-                futures = [pool.submit(_grade_in_worker, s, str(out)) for s in submissions]
-                for future in concurrent.futures.as_completed(futures):
-                    outcome = future.result()
-                    merge(out, outcome)
-                    outcomes.append(outcome)
-                    bar.update()
-    finally:
-        bar.close()
-        shutil.rmtree(template, ignore_errors=True)
-    export_csv(out)
-    return sorted(outcomes, key=lambda o: (o.assignment, o.student))
-
-
-def export_csv(out: Path) -> Path:
-    """nbgrader's own CSV export (its plugin, run in this process): grades.csv with its
-    columns (assignment, duedate, timestamp, student_id, ..., score, max_score)."""
-    from nbgrader.plugins.export import CsvExportPlugin
-
-    with _gradebook(out) as gradebook:
-        CsvExportPlugin(to=str(out / "grades.csv")).export(gradebook)
-    return out / "grades.csv"
-
-
-def summary_table(outcomes: list[Outcome]) -> str:
-    rows = [("student", "assignment", "score", "max", "problems", "seconds")]
-    for o in outcomes:
-        failed = sum(1 for c in o.cells if c.points < c.max_points)
-        problems = "; ".join(o.problems) or (f"{failed} check(s) failed" if failed else "none")
-        rows.append((o.student, o.assignment, f"{o.score:g}", f"{o.max_score:g}", problems, f"{o.seconds:.1f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = []
-    for r in rows:
-        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + f"  {r[5]:>7}  {r[4]}")
-    return "\n".join(lines)
-
-
+        return getattr(class_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,13 +12,23 @@ what the grader's process computes; to pass, the recorded outputs must be right.
 This module holds no answers: the learner's kernel may read it.
 
 Protocol (all files in the probe folder the grader names in ``AUTOGRADER_PROBE_DIR``):
-- ``seed``: the grader's seed (decimal), written before the notebook runs;
+- ``seed``: the grader's seed (decimal), written before the notebook runs; the kernel reads
+  it to draw its cases, the grader never reads it back (it keeps the seed it drew);
 - ``<check>.json`` and ``<check>.npz``: the calls a hidden check made, written by the kernel.
+
+Everything in the folder is written by the learner's kernel, so the grader reads it as
+hostile input: no links followed, regular files only (a FIFO must not block), caps on the
+bytes actually read and on decompressed sizes, and only fixed messages, never a record's
+content or a raw exception text, in what a replay reports.
 """
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
+import stat
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +41,11 @@ PROBE_ENV = "AUTOGRADER_PROBE_DIR"
 #: Most calls one hidden check may record, and most bytes of arrays: a bound on what a
 #: kernel can make the grader read.
 MAX_CALLS = 200
-MAX_BYTES = 32 * 2**20
+MAX_BYTES = 32 * 2**20  # bytes read from one check's two record files together
+MAX_ARRAYS = 8 * MAX_CALLS  # members of one .npz
+MAX_ARRAY_BYTES = 64 * 2**20  # decompressed size of one .npz, all members together
+MAX_RATIO = 20  # decompressed / compressed size of a member (np.savez stores: about 1)
+MAX_SEED_BYTES = 64
 
 
 def probe_dir() -> Path | None:
@@ -46,7 +60,81 @@ def case_rng(seed: int, check: str) -> np.random.Generator:
 
 
 def read_seed(folder: Path) -> int:
-    return int((folder / "seed").read_text().strip())
+    """The seed in the probe folder: read by the kernel only (the grader keeps its own)."""
+    return int(read_capped(folder / "seed", MAX_SEED_BYTES).decode("ascii").strip())
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """The bytes of a regular file, never following a link, never blocking on a FIFO, and
+    never reading more than ``cap`` bytes (what is read counts, not ``st_size``, which is
+    0 for /dev/zero). Raises ReplayError with a fixed message otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # ELOOP: a link; EACCES, ENXIO (a socket): not ours to read
+        what = "a link, not followed" if error.errno == errno.ELOOP else "not a readable regular file"
+        raise ReplayError(f"{path.name}: {what}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ReplayError(f"{path.name}: not a regular file")
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise ReplayError(f"{path.name}: larger than {cap} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def load_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a record's .npz, checked before anything is decompressed or
+    allocated: member count, each member's and the total decompressed size from the zip
+    directory, the compression ratio, and each array's header (no objects, no more bytes
+    than the member holds). zipfile never returns more than a member's stated size."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise ReplayError("the record's arrays are not an .npz archive") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARRAYS:
+            raise ReplayError("the record holds too many arrays")
+        if sum(m.file_size for m in members) > MAX_ARRAY_BYTES:
+            raise ReplayError("the record's arrays are too large once decompressed")
+        arrays = {}
+        for member in members:
+            if member.file_size > MAX_RATIO * max(member.compress_size, 1) + 4096:
+                raise ReplayError("the record's arrays are compressed beyond any real record")
+            if not member.filename.endswith(".npy"):
+                raise ReplayError("the record's arrays are not an .npz archive")
+            try:
+                arrays[member.filename[:-4]] = _read_member(archive, member)
+            except ReplayError:
+                raise
+            except Exception as error:  # corrupt, truncated, bad CRC, pickled: a fixed message
+                raise ReplayError(f"the record's arrays cannot be read ({type(error).__name__})") from None
+        return arrays
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> np.ndarray:
+    with archive.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        if dtype.hasobject:
+            raise ReplayError("the record holds objects, not plain arrays (allow_pickle is off)")
+        if int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size:
+            raise ReplayError("the record's arrays are shorter than their headers say")
+    with archive.open(member) as handle:
+        return np.lib.format.read_array(handle, allow_pickle=False)
 
 
 def write_seed(folder: Path, seed: int) -> None:
@@ -152,18 +240,27 @@ class Replayer:
     """Plays a recording back, call by call, in place of the learner's functions."""
 
     def __init__(self, folder: Path, check: str):
-        meta_path, array_path = folder / f"{check}.json", folder / f"{check}.npz"
-        if not meta_path.exists() or not array_path.exists():
-            raise ReplayError(f"{check}: the hidden check left no record (it did not run to the end)")
-        if meta_path.stat().st_size + array_path.stat().st_size > MAX_BYTES:
-            raise ReplayError(f"{check}: the record is too large")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("check") != check or len(meta.get("calls", ())) > MAX_CALLS:
-            raise ReplayError(f"{check}: the record does not belong to this check")
         self.check = check
-        self.calls = meta["calls"]
-        with np.load(array_path, allow_pickle=False) as archive:
-            self.arrays = {key: archive[key] for key in archive.files}
+        try:
+            meta_bytes = read_capped(folder / f"{check}.json", MAX_BYTES)
+            array_bytes = read_capped(folder / f"{check}.npz", MAX_BYTES - len(meta_bytes))
+        except FileNotFoundError:
+            raise ReplayError(f"{check}: the hidden check left no record (it did not run to the end)") from None
+        except ReplayError as error:
+            raise ReplayError(f"{check}: the record is unusable: {error}") from None
+        try:
+            meta = json.loads(meta_bytes)
+        except (ValueError, RecursionError):
+            raise ReplayError(f"{check}: the record is not valid JSON") from None
+        calls = meta.get("calls") if isinstance(meta, dict) else None
+        if (meta.get("check") if isinstance(meta, dict) else None) != check or not isinstance(calls, list) \
+                or len(calls) > MAX_CALLS or not all(isinstance(c, dict) for c in calls):
+            raise ReplayError(f"{check}: the record does not belong to this check")
+        self.calls = calls
+        try:
+            self.arrays = load_arrays(array_bytes)
+        except ReplayError as error:
+            raise ReplayError(f"{check}: {error}") from None
         self.position = 0
 
     def functions(self, names: Sequence[str]) -> tuple[Callable, ...]:
@@ -176,9 +273,10 @@ class Replayer:
             entry = self.calls[self.position]
             self.position += 1
             if entry.get("function") != name:
-                raise ReplayError(f"{self.check}: the record calls {entry.get('function')!r} where the check calls {name!r}")
+                # Never echo what the record says: it is the kernel's text.
+                raise ReplayError(f"{self.check}: the record calls another function where the check calls {name!r}")
             if "raised" in entry or "result" not in entry:
-                raise ReplayError(f"{self.check}: {name} raised {entry.get('raised', 'an error')} during grading")
+                raise ReplayError(f"{self.check}: {name} raised an error during grading")
             for position, key in entry.get("after", {}).items():
                 position = int(position)
                 if position < len(args) and isinstance(args[position], np.ndarray):

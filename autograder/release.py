@@ -22,8 +22,8 @@ from . import COURSE_ROOT
 INCLUDE = ["lessons", "datasets", "autograder", "README.md", "environment.yml", "pyproject.toml",
            "Makefile", "nbgrader_config.py", "tools"]
 #: Inside autograder/: what answers or grades (instructor side only).
-EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "selfcheck.py", "release.py", "build.py", "sandbox.py",
-                   "leak_scan.py"]
+EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "class_run.py", "selfcheck.py", "release.py", "build.py",
+                   "sandbox.py", "nbgrader_cli.py", "leak_scan.py"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
 
 #: Markers of nbgrader's solution and hidden-test regions, and imports of the instructor's modules.

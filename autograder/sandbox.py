@@ -117,6 +117,10 @@ class Limits:
         grading runs several kernels at once, and a pool per core would make the address
         space and thread count of a kernel depend on the machine.
     tmp_bytes: size of the private /tmp and of /dev/shm (tmpfs, held in memory).
+    workdir_bytes: what the kernel may write into its working directory, in total: the
+        directory is a tmpfs of this size inside the sandbox, with the files it held when
+        the kernel started bound read-only into it. What the kernel writes there never
+        reaches the host's disk and vanishes with the kernel (nothing to copy back).
     """
 
     memory_bytes: int = 4 * GiB
@@ -125,6 +129,7 @@ class Limits:
     processes: int = 64
     threads: int = 1
     tmp_bytes: int = 256 * MiB
+    workdir_bytes: int = 256 * MiB
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -483,8 +488,16 @@ def _mount_args(plan: _Plan, *, cwd: Path, connection_file: str, connection_fd: 
     for path in _outermost([Path("/usr"), *map(Path, plan.environment + plan.readable)]):
         if path != Path("/usr"):  # bound by _system_args already
             mounts.append((path, 1, ["--ro-bind", str(path), str(path)]))
-    for path in {Path(p) for p in plan.writable} | {cwd}:
+    for path in {Path(p) for p in plan.writable}:
         mounts.append((path, 2, ["--bind", str(path), str(path)]))
+    # The working directory: a size-capped tmpfs, the files already there bound on top,
+    # read-only (links and other special files are left out).
+    workdir_size = str(plan.limits.get("workdir_bytes", Limits.workdir_bytes))
+    mounts.append((cwd, 2, ["--perms", "1777", "--size", workdir_size, "--tmpfs", str(cwd)]))
+    with os.scandir(cwd) as listing:
+        for entry in listing:
+            if entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False):
+                mounts.append((Path(entry.path), 2, ["--ro-bind", entry.path, entry.path]))
     for path in map(Path, plan.hidden):
         if path.is_dir():
             mounts.append((path, 3, ["--perms", "0755", "--tmpfs", str(path)]))

@@ -6,6 +6,7 @@ copy in a temporary folder: the learner's file is only read. Works from any fold
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,10 +38,15 @@ def self_check(notebook: Path, timeout: int = 120) -> int:
         submitted.mkdir(parents=True)
         shutil.copy2(notebook, submitted / notebook.name)
         print(f"checking {notebook} ({assignment}) with the full tests, hidden ones included ...", flush=True)
-        [outcome] = grade_class(Path(scratch) / "submitted", assignment=assignment, workers=1, timeout=timeout,
-                                out=Path(scratch) / "out", progress=False)
+        try:
+            [outcome] = grade_class(Path(scratch) / "submitted", assignment=assignment, workers=1, timeout=timeout,
+                                    out=Path(scratch) / "out", progress=False, in_process=True)
+        except KeyboardInterrupt:
+            print("stopped (Ctrl-C): nothing was checked; your notebook is unchanged", file=sys.stderr)
+            return 130
     print(report_table(outcome))
-    return 0 if outcome.graded else 1
+    # Non-zero below full marks, so that scripts and `make check` can tell.
+    return 0 if outcome.graded and not outcome.not_graded and outcome.score >= outcome.max_score else 1
 
 
 def report_table(outcome) -> str:
@@ -52,6 +58,9 @@ def report_table(outcome) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     lines.insert(1, "-" * (sum(widths) + 6 + len("message")))
-    lines.append(f"\ntotal: {outcome.score:g} / {outcome.max_score:g}")
+    if outcome.not_graded:
+        lines.append(f"\nnot graded: {outcome.not_graded} (a fault of the grader, not of your work: try again)")
+    else:
+        lines.append(f"\ntotal: {outcome.score:g} / {outcome.max_score:g}")
     lines += [f"note: {problem}" for problem in outcome.problems if "hidden checks failed" not in problem]
     return "\n".join(lines)

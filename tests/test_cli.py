@@ -53,7 +53,7 @@ def learner_notebooks(tmp_path):
 def test_check_scores_a_learners_notebook_without_touching_it(learner_notebooks, tmp_path):
     before = hashlib.sha256(learner_notebooks.read_bytes()).hexdigest()
     result = _cli("check", str(learner_notebooks), cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # below full marks: non-zero
     out = result.stdout
     assert "check_affine_forward" in out and "2 / 2" in out and "pass" in out
     assert "check_affine_backward" in out and "0 / 3" in out and "FAIL" in out and "NotImplementedError" in out

@@ -5,30 +5,21 @@ folder changes."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from autograder import COURSE_ROOT
 from autograder.grading import grade_class
 from autograder.sandbox import sandbox_available
 
-from .fixture_class import FULL, LESSON, fixtures, write_class
+from .fixture_class import FULL, LESSON, course_digest, course_files_written_by_kernels, fixtures, write_class
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10  # seconds per cell: the looping fixture waits this long once
 SANDBOXED = sandbox_available()[0]
-
-
-def _tree_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _csv_rows(out: Path) -> dict[str, dict[str, str]]:
@@ -41,10 +32,10 @@ def graded(tmp_path_factory):
     """The fixture class graded once with two workers."""
     root = tmp_path_factory.mktemp("class")
     expected = write_class(root / "submitted", TIMEOUT, SANDBOXED)
-    before = {folder: _tree_digest(COURSE_ROOT / folder) for folder in ("solutions", "lessons", "autograder")}
+    started, digest = time.time(), course_digest()
     outcomes = grade_class(root / "submitted", workers=2, timeout=TIMEOUT, out=root / "out", progress=False)
-    after = {folder: _tree_digest(COURSE_ROOT / folder) for folder in before}
-    return root, expected, {o.student: o for o in outcomes}, before == after, _csv_rows(root / "out")
+    written = course_files_written_by_kernels(started, SANDBOXED, digest)
+    return root, expected, {o.student: o for o in outcomes}, written, _csv_rows(root / "out")
 
 
 FIXTURE_IDS = [f.student for f in fixtures(TIMEOUT)]
@@ -83,7 +74,7 @@ def test_problems_are_named_in_the_summary(graded):
 
 
 def test_nothing_outside_the_output_folder_changes(graded):
-    assert graded[3], "grading changed files of the course itself"
+    assert not graded[3], f"grading changed files of the course itself: {graded[3]}"
 
 
 def test_feedback_for_every_graded_student_and_no_hidden_test_in_it(graded):

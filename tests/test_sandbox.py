@@ -110,14 +110,41 @@ def test_numpy_and_torch_compute(kernel: Kernel) -> None:
 
 
 def test_working_directory_and_probe_are_writable(kernel: Kernel, layout: dict[str, Path]) -> None:
-    kernel.run(f"""
+    out = kernel.run(f"""
         import os
         assert os.getcwd() == {str(layout["notebook"])!r}, os.getcwd()
         open("made-by-kernel.txt", "w").write("cwd")
+        print(open("made-by-kernel.txt").read())
         open({str(layout["probe"] / "probe.txt")!r}, "w").write("probe")
     """)
-    assert (layout["notebook"] / "made-by-kernel.txt").read_text() == "cwd"
+    assert out.strip() == "cwd"
     assert (layout["probe"] / "probe.txt").read_text() == "probe"
+    # The working directory is a tmpfs in the sandbox: nothing written there reaches the host.
+    assert not (layout["notebook"] / "made-by-kernel.txt").exists()
+
+
+def test_working_directory_is_capped_and_its_files_read_only(tmp_path: Path) -> None:
+    (tmp_path / "given.txt").write_text("given by the course")
+    with sandboxed_kernel(limits=Limits(workdir_bytes=8 * 1024**2)) as sandbox, started(sandbox, tmp_path) as k:
+        out = k.run("""
+            import errno
+            print(open("given.txt").read())
+            try:
+                open("given.txt", "w").write("changed")
+            except OSError as error:
+                print("given", errno.errorcode[error.errno])
+            written = 0
+            try:
+                for i in range(64):
+                    with open(f"fill{i}.bin", "wb") as f:
+                        f.write(bytes(1024**2))
+                    written += 1
+            except OSError as error:
+                print("fill", errno.errorcode[error.errno], written <= 8)
+        """)
+    assert out.splitlines() == ["given by the course", "given EROFS", "fill ENOSPC True"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.txt"]
+    assert (tmp_path / "given.txt").read_text() == "given by the course"
 
 
 def test_kernel_runs_unprivileged(kernel: Kernel) -> None:

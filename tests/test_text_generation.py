@@ -74,3 +74,30 @@ def test_generate_with_the_reference_model_is_exact_length_and_reproducible():
     assert ref.generate(model, vocab, "ab c", num_chars=500, temperature=0.8, seed=4) != first
     torch.rand(10)  # the global random state does not matter
     assert ref.generate(model, vocab, "ab c", num_chars=500, temperature=0.8, seed=3) == first
+
+
+def test_reference_model_is_the_posts_two_layers_with_the_assignments_dropout():
+    # The Keras post's model (two LSTM(256) layers) with dropout 0.1 on the input and between the
+    # LSTM layers, none before the read-out: the specification the check and the stub state.
+    torch.manual_seed(0)
+    model = ref.CharLSTM(5, 4, 3)
+    lstm = model.lstm
+    assert (lstm.num_layers, lstm.dropout, lstm.batch_first) == (2, check.DROPOUT, True)
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [check.DROPOUT]
+    assert model.embedding.padding_idx == 5 and model.embedding.num_embeddings == 6
+    logits, (h, c) = model(torch.as_tensor(check.model_inputs(None, 3, 7, 5)))
+    assert logits.shape == (3, 7, 5) and h.shape == c.shape == (2, 3, 3)
+    other = ref.CharLSTM(5, 4, 3, dropout=0.25)
+    assert other.lstm.dropout == 0.25 and other.dropout.p == 0.25
+
+
+def test_char_lstm_oracle_equals_the_reference_model_in_eval_mode():
+    # The check's two-layer oracle, fed the reference model's own weights, gives its eval logits.
+    torch.manual_seed(1)
+    model = ref.CharLSTM(6, 5, 4).double().eval()
+    x = check.model_inputs(None, 4, 9, 6)
+    weights = [getattr(model.lstm, f"{name}_l{k}").detach().numpy() for k in range(2) for name in check.GATE_WEIGHTS]
+    expected = check._lstm_oracle(x, model.embedding.weight.detach().numpy(), weights,
+                                  model.head.weight.detach().numpy(), model.head.bias.detach().numpy())
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.as_tensor(x))[0].numpy(), expected, rtol=0, atol=1e-12)

@@ -17,8 +17,9 @@ adapters, which pass and return NumPy arrays only, so that the hidden checks' re
   in train mode and once in eval mode, and in eval mode once more in two parts (the second
   from the state the first returned); it returns the order in which forward calls the
   layers, the dropout rates (also of a model built with another rate), what goes in and out
-  of each layer, and the weights, so that the structure (Embedding with its padding row ->
-  Dropout(0.1) -> LSTM(batch_first) -> Linear, nothing dropping out before the Linear) and
+  of each layer, the LSTM's layers and dropout between them, and the weights, so that the
+  structure (Embedding with its padding row -> Dropout(0.1) -> two stacked LSTM layers with
+  dropout 0.1 between them, batch_first -> Linear, nothing dropping out before the Linear) and
   the state passed through forward are checked both by inspection and by behaviour;
 - ``generate_indices(W, seed_indices, num_chars, temperature, seed)``: the learner's
   generate driven by ``ToyModel``, a stand-in language model whose next-character logits
@@ -184,18 +185,24 @@ def prefix_sequences(prefix_sequences):
 
 # --------------------------------------------------------------------------- CharLSTM
 
-MODEL_HINT = ("Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size) -> Dropout(0.1) -> LSTM(embed_size, hidden_size, batch_first=True) "
-              "-> Linear(hidden_size, vocab_size); forward(x, state=None) returns (logits, state)")
+MODEL_HINT = ("Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size) -> Dropout(dropout) -> LSTM(embed_size, "
+              "hidden_size, num_layers=2, dropout=dropout, batch_first=True) -> Linear(hidden_size, vocab_size); "
+              "forward(x, state=None) returns (logits, state)")
+LAYERS = 2  # the Keras post's model: two stacked LSTM layers
+GATE_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def _lstm_oracle(x, W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, device="cpu"):
-    """Eval-mode logits from the learner's own weights: torch.nn.Embedding, LSTM and Linear in float64."""
+def _lstm_oracle(x, W_emb, lstm_weights, W_head, b_head, device="cpu"):
+    """Eval-mode logits from the learner's own weights: torch.nn.Embedding, a two-layer LSTM and Linear in
+    float64. ``lstm_weights``: (weight_ih, weight_hh, bias_ih, bias_hh) of layer 0, then of layer 1."""
     torch = _torch()
     t = lambda v: torch.tensor(v, dtype=torch.float64, device=device)  # noqa: E731
-    lstm = torch.nn.LSTM(w_ih.shape[1], w_hh.shape[1], batch_first=True).to(device=device, dtype=torch.float64)
+    w_ih0, w_hh0 = lstm_weights[0], lstm_weights[1]
+    lstm = torch.nn.LSTM(w_ih0.shape[1], w_hh0.shape[1], num_layers=LAYERS, batch_first=True)
+    lstm = lstm.to(device=device, dtype=torch.float64)
     with torch.no_grad():
-        for name, value in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
-            getattr(lstm, name).copy_(t(value))
+        for k, value in enumerate(lstm_weights):
+            getattr(lstm, f"{GATE_WEIGHTS[k % 4]}_l{k // 4}").copy_(t(value))
         embedded = t(W_emb)[torch.as_tensor(x, device=device)]
         out, _ = lstm(embedded)
         return (out @ t(W_head).T + t(b_head)).cpu().numpy()
@@ -217,18 +224,31 @@ def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_si
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     result = explained("CharLSTM", _char_lstm_error_hint, lambda: call_student(
         char_lstm_forward, x, vocab_size, embed_size, hidden_size, seed, name="CharLSTM"))
-    (order, dropout_p, batch_first, emb_out, lstm_in, lstm_out, head_in, logits_train, logits_eval,
-     W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, logits_resumed, other_rates) = result
+    (order, dropout_p, config, emb_out, lstm_in, lstm_out, head_in, logits_train, logits_eval, W_emb,
+     *lstm_weights, W_head, b_head, logits_resumed, other_rates) = result
+    num_layers, between, batch_first = np.asarray(config, dtype=np.float64).ravel()[:3]
     calls = " -> ".join(LAYER_NAMES.get(int(c), "other") for c in np.asarray(order).ravel())
     report.require("layers", np.asarray(order).ravel().tolist() == EXPECTED_ORDER, f"forward calls {calls}",
-                   hint="the layers run in the order Embedding, Dropout, LSTM, Linear: dropout on the input "
-                        "layer only, nothing between the LSTM and the Linear")
+                   hint="the layers run in the order Embedding, Dropout, LSTM, Linear: dropout on the input layer and "
+                        "the LSTM's own dropout between its two layers, nothing between the LSTM and the Linear")
+    stacked = int(num_layers) == LAYERS
+    report.require("stacked", stacked, f"torch.nn.LSTM has {int(num_layers)} layer(s), expected {LAYERS}",
+                   hint="the post's model stacks two LSTM layers: torch.nn.LSTM(embed_size, hidden_size, num_layers=2, "
+                        "dropout=dropout, batch_first=True)")
+    between_ok = stacked and abs(float(between) - DROPOUT) < 1e-12
+    if stacked:
+        report.require("between", between_ok, f"dropout between the LSTM layers {float(between):g}, expected {DROPOUT}",
+                       hint="dropout 0.1 everywhere, between the two LSTM layers too: torch.nn.LSTM(..., num_layers=2, "
+                            "dropout=dropout)")
     p = np.asarray(dropout_p).ravel()
     report.require("dropout", p.size == 1 and abs(float(p[0]) - DROPOUT) < 1e-12,
                    f"torch.nn.Dropout rates {p.tolist()}", hint="one torch.nn.Dropout(0.1), on the embedded input")
     rates = np.asarray(other_rates).ravel().tolist()
-    report.require("dropout=", rates == [0.25], f"CharLSTM(..., dropout=0.25) holds torch.nn.Dropout rates {rates}",
-                   hint="use the dropout argument: torch.nn.Dropout(dropout), not a fixed rate")
+    # The LSTM's rate is judged here only when it is right at 0.1 (else "between" has named the mistake).
+    report.require("dropout=", rates[:1] == [0.25] and (not between_ok or rates[1:] == [0.25]),
+                   f"CharLSTM(..., dropout=0.25) holds torch.nn.Dropout rates {rates[:-1]} and LSTM dropout {rates[-1:]}",
+                   hint="use the dropout argument, on the input and between the LSTM layers: torch.nn.Dropout(dropout) "
+                        "and torch.nn.LSTM(..., dropout=dropout), not a fixed rate")
     report.require("batch", int(batch_first) == 1, "torch.nn.LSTM is not batch_first",
                    hint="torch.nn.LSTM(..., batch_first=True): x is (N, T, E)")
     N, T = x.shape
@@ -258,8 +278,10 @@ def compare_char_lstm(report: Report, char_lstm_forward, x, vocab_size, embed_si
                    hint="nothing drops out between the LSTM and the Linear: the Linear reads the LSTM's output as is")
     report.compare("logits", logits_train, np.asarray(head_in) @ np.asarray(W_head).T + b_head, oracle="train",
                    hint="the logits are the Linear layer's output")
+    if not stacked:
+        return  # the oracle is the two-layer model: a one-layer model is named above, once
     for d in devices():
-        expected = _lstm_oracle(x, W_emb, w_ih, w_hh, b_ih, b_hh, W_head, b_head, d)
+        expected = _lstm_oracle(x, W_emb, lstm_weights, W_head, b_head, d)
         report.compare("logits", logits_eval, expected, oracle=f"eval {d}", hint=MODEL_HINT + "; in eval mode nothing is dropped",
                        dtype=np.float64)
         k = x.shape[1] - np.shape(logits_resumed)[1] if np.ndim(logits_resumed) == 3 else 0

@@ -9,8 +9,9 @@ ways to run:
   notebook's kernel and raises on a failure, like a visible check;
 - while the course grades a notebook (``AUTOGRADER_PROBE_DIR`` is set): it only records
   what the learner's functions return (see ``autograder.probe``), judging nothing there;
-- ``check.verify(folder)``, in the grader's own process: it replays that record through
-  the same comparisons, against the references, and returns the Report.
+- ``check.verify(folder, seed)``, in the grader's own process: it replays that record
+  through the same comparisons, with the seed the grader kept, against the references,
+  and returns the Report.
 """
 from __future__ import annotations
 
@@ -67,14 +68,17 @@ def hidden_check(*names: str) -> Callable[[Body], Callable]:
             recorder.save(folder, name)
             print(f"{name:<25} hidden checks: outputs recorded; the grader scores them outside this notebook")
 
-        def verify(folder: Path) -> Report:
+        def verify(folder: Path, seed: int) -> Report:
             """Replay the record in ``folder`` through the comparisons, with the references.
 
+            ``seed`` is the seed the grader drew and wrote into the folder before the
+            notebook ran: the grader keeps it, and never reads the folder's copy back (the
+            kernel could have replaced it, to choose its cases or to point it elsewhere).
             Raises (ReplayError, CheckFailed) when the record cannot be replayed; the
             returned Report's ``failures`` say whether the outputs were right."""
             replayer = Replayer(folder, name)
             report = Report(name, aggregate=True)
-            body(report, replayer.functions(names), case_rng(read_seed(folder), name), True)
+            body(report, replayer.functions(names), case_rng(int(seed), name), True)
             replayer.finish()
             return report
 

@@ -6,7 +6,9 @@
   characters; a line ``l`` (its first ``seq_len + 1`` characters when longer) gives the input
   ``l[:-1]`` and the target ``l[1:]``, both left-padded with ``pad`` to ``seq_len``.
 - ``CharLSTM(vocab_size, embed_size, hidden_size, dropout=0.1)``: Embedding (vocab_size + 1
-  rows, the last one the padding index) -> Dropout(0.1) -> LSTM(batch_first) -> Linear.
+  rows, the last one the padding index) -> Dropout(0.1) -> two stacked LSTM layers with
+  Dropout(0.1) between them (LSTM(num_layers=2, dropout=0.1, batch_first)) -> Linear, nothing
+  dropping out before the Linear: the Keras post's final model with the assignment's changes.
 - ``masked_cross_entropy(logits, targets, pad)``: mean cross-entropy (nats) over the
   positions whose target is not ``pad``.
 - ``generate(model, vocab, seed_text, num_chars=500, temperature=1.0, seed=0)``: exactly
@@ -100,7 +102,7 @@ def _module_class():
             super().__init__()
             self.embedding = torch.nn.Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size)
             self.dropout = torch.nn.Dropout(dropout)
-            self.lstm = torch.nn.LSTM(embed_size, hidden_size, batch_first=True)
+            self.lstm = torch.nn.LSTM(embed_size, hidden_size, num_layers=2, dropout=dropout, batch_first=True)
             self.head = torch.nn.Linear(hidden_size, vocab_size)
 
         def forward(self, x, state=None):
@@ -138,11 +140,12 @@ def module_adapter(module_class):
         for kind in (torch.nn.Embedding, torch.nn.LSTM, torch.nn.Linear):
             found = [m for m in model.modules() if isinstance(m, kind)]
             if len(found) != 1:
-                raise TypeError(f"CharLSTM should hold exactly one torch.nn.{kind.__name__}; it holds {len(found)}")
+                raise TypeError(f"CharLSTM should hold exactly one torch.nn.{kind.__name__} (the LSTM with "
+                                f"num_layers=2); it holds {len(found)}")
             layers[kind.__name__] = found[0]
         lstm = layers["LSTM"]
-        if lstm.num_layers != 1 or not lstm.bias or lstm.bidirectional:
-            raise TypeError("CharLSTM's torch.nn.LSTM should have one layer, biases, and one direction")
+        if not lstm.bias or lstm.bidirectional or lstm.proj_size:
+            raise TypeError("CharLSTM's torch.nn.LSTM should have biases, one direction and no projection")
         codes = {torch.nn.Embedding: 1, torch.nn.Dropout: 2, torch.nn.LSTM: 3, torch.nn.Linear: 4}
         calls = []  # (module, its input, its output) for every layer, in the order forward calls them
 
@@ -167,9 +170,10 @@ def module_adapter(module_class):
             k = x.shape[1] // 2
             _, state = model(torch.from_numpy(x[:, :k]))
             logits_resumed = model(torch.from_numpy(x[:, k:]), state)[0]
-        # The dropout argument: another rate must give another Dropout.
+        # The dropout argument: another rate must give another Dropout, and another rate between the LSTM layers.
         other = module_class(vocab_size, embed_size, hidden_size, dropout=0.25)
-        other_rates = np.array([m.p for m in other.modules() if isinstance(m, torch.nn.Dropout)], dtype=np.float64)
+        other_rates = np.array([m.p for m in other.modules() if isinstance(m, torch.nn.Dropout)]
+                               + [m.dropout for m in other.modules() if isinstance(m, torch.nn.LSTM)], dtype=np.float64)
         first = {}
         for module, given, made in train_calls:
             first.setdefault(module, (given, made))
@@ -180,11 +184,15 @@ def module_adapter(module_class):
         order = np.array([next((c for k, c in codes.items() if isinstance(m, k)), 0) for m, _, _ in train_calls])
         dropout_p = np.array([m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)], dtype=np.float64)
         emb, head = layers["Embedding"], layers["Linear"]
-        return (order, dropout_p, np.array(int(lstm.batch_first)),
+        # The LSTM's layers, its dropout between them, batch_first; the weights of its first two layers
+        # (empty arrays for a layer it lacks), in PyTorch's order weight_ih, weight_hh, bias_ih, bias_hh.
+        config = np.array([lstm.num_layers, lstm.dropout, int(lstm.batch_first)], dtype=np.float64)
+        weights = [as_np(getattr(lstm, f"{name}_l{k}")) if k < lstm.num_layers else np.zeros(0)
+                   for k in range(2) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        return (order, dropout_p, config,
                 as_np(first[emb][1]), as_np(first[lstm][0]), as_np(first[lstm][1]), as_np(first[head][0]),
                 as_np(result[0]), as_np(logits_eval),
-                as_np(emb.weight), as_np(lstm.weight_ih_l0), as_np(lstm.weight_hh_l0), as_np(lstm.bias_ih_l0),
-                as_np(lstm.bias_hh_l0), as_np(head.weight), as_np(head.bias), as_np(logits_resumed), other_rates)
+                as_np(emb.weight), *weights, as_np(head.weight), as_np(head.bias), as_np(logits_resumed), other_rates)
 
     return char_lstm_forward
 

@@ -60,12 +60,55 @@ def ps_pads_with_zero(lines, seq_len, pad):
 
 # ---------------------------------------------------------------- CharLSTM (through the adapter)
 class _Base(torch.nn.Module):
-    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1, batch_first=True):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1, batch_first=True, num_layers=2,
+                 between=None):
         super().__init__()
         self.embedding = torch.nn.Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size)
         self.dropout = torch.nn.Dropout(dropout)
-        self.lstm = torch.nn.LSTM(embed_size, hidden_size, batch_first=batch_first)
+        between = dropout if between is None else between
+        self.lstm = torch.nn.LSTM(embed_size, hidden_size, num_layers=num_layers, dropout=between if num_layers > 1 else 0,
+                                  batch_first=batch_first)
         self.head = torch.nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.dropout(self.embedding(x)), state)
+        return self.head(out), state
+
+
+class OneLayer(_Base):  # the lesson's model before this issue: one LSTM layer, so no dropout between layers
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout, num_layers=1)
+
+
+class NoDropoutBetween(_Base):  # two layers, but torch.nn.LSTM's dropout left at its default 0
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout, between=0.0)
+
+
+class HalfBetween(_Base):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout, between=0.5)
+
+
+class FixedRateBetween(_Base):  # the input dropout follows the argument, the LSTM's is fixed at 0.1
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__(vocab_size, embed_size, hidden_size, dropout, between=0.1)
+
+
+class TwoLSTMModules(torch.nn.Module):  # two one-layer LSTMs with a Dropout between: not the specified layout
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.1):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size + 1, embed_size, padding_idx=vocab_size)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.lstm1 = torch.nn.LSTM(embed_size, hidden_size, batch_first=True)
+        self.lstm2 = torch.nn.LSTM(hidden_size, hidden_size, batch_first=True)
+        self.head = torch.nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x, state=None):
+        first, second = (None, None) if state is None else state
+        out, first = self.lstm1(self.dropout(self.embedding(x)), first)
+        out, second = self.lstm2(self.dropout(out), second)
+        return self.head(out), (first, second)
 
 
 class DropoutBeforeDense(_Base):
@@ -375,8 +418,18 @@ VARIANTS: dict[str, list[Wrong]] = {
               (ps_pad_by_value,), BOTH, hint="not by looking for pad"),
     ],
     "char_lstm": [
+        Wrong("one_layer", "one LSTM layer (the post's model stacks two)", (MA(OneLayer),), BOTH,
+              hint="stacks two LSTM layers"),
+        Wrong("no_dropout_between", "two LSTM layers with no dropout between them", (MA(NoDropoutBetween),), BOTH,
+              hint="between the two LSTM layers too"),
+        Wrong("half_between", "dropout 0.5 between the LSTM layers", (MA(HalfBetween),), BOTH,
+              hint="dropout between the LSTM layers 0.5"),
+        Wrong("fixed_rate_between", "the dropout argument ignored between the LSTM layers: always 0.1",
+              (MA(FixedRateBetween),), BOTH, hint="LSTM dropout [0.1]"),
+        Wrong("two_lstm_modules", "two torch.nn.LSTM modules instead of one with num_layers=2", (MA(TwoLSTMModules),),
+              BOTH, hint="exactly one torch.nn.LSTM (the LSTM with num_layers=2)"),
         Wrong("dropout_before_dense", "dropout between the LSTM and the Linear, none on the input",
-              (MA(DropoutBeforeDense),), BOTH, hint="dropout on the input layer only"),
+              (MA(DropoutBeforeDense),), BOTH, hint="nothing between the LSTM and the Linear"),
         Wrong("dropout_on_both", "dropout on the input and before the Linear", (MA(DropoutOnBoth),), BOTH,
               hint="nothing between the LSTM and the Linear"),
         Wrong("functional_dropout_before_dense", "F.dropout before the Linear (no module to inspect)",
