@@ -36,13 +36,19 @@ def _check(args: argparse.Namespace) -> int:
     return self_check(Path(args.notebook), timeout=args.timeout)
 
 
+def _mib(value: int | None) -> int | None:
+    return None if value is None else value * 2**20
+
+
 def _grade(args: argparse.Namespace) -> int:
     from .class_run import Stopped, grade_class, summary_table
 
     out = Path(args.out).resolve()
     try:
         outcomes = grade_class(Path(args.submitted), assignment=args.assignment, workers=args.workers,
-                               timeout=args.timeout, out=out, force=args.force)
+                               timeout=args.timeout, out=out, force=args.force,
+                               notebook_budget=args.notebook_budget, course_cell_timeout=args.course_cell_timeout,
+                               workdir_bytes=_mib(args.workdir_mib), record_bytes=_mib(args.record_mib))
     except Stopped as stop:
         if stop.outcomes:
             print()
@@ -87,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: the number of cores)")
     p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     p.add_argument("--out", default="grading", help="output folder: gradebook, autograded, feedback, grades.csv (default grading/)")
+    p.add_argument("--notebook-budget", type=float, metavar="SECONDS",
+                   help="seconds all the learner's cells of one notebook may take together (default: sized to the "
+                        "lesson, 2 x the cell limit + 10 s per code cell); past it the notebook keeps the points earned")
+    p.add_argument("--course-cell-timeout", type=int, metavar="SECONDS",
+                   help="seconds for each of the course's own locked cells, e.g. the set-up (default 600): not the learner's time")
+    p.add_argument("--workdir-mib", type=int, metavar="MIB", help="MiB a kernel may write into its working folder (default 256)")
+    p.add_argument("--record-mib", type=int, metavar="MIB", help="MiB a kernel may write into the record folder (default 64)")
     p.add_argument("--force", action="store_true", help="grade again the submissions already graded from the same "
                    "files, tests and settings (by default a re-run keeps them and grades only the rest)")
     p.set_defaults(run=_grade)

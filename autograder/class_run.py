@@ -632,6 +632,10 @@ def grade_class(
     progress: bool = True,
     force: bool = False,
     in_process: bool = False,
+    notebook_budget: float | None = None,
+    course_cell_timeout: int | None = None,
+    workdir_bytes: int | None = None,
+    record_bytes: int | None = None,
 ) -> list[Outcome]:
     """Grade every SUBMITTED/<student>/<assignment>/ and write gradebook, autograded
     notebooks, feedback and grades.csv into ``out``. Returns one Outcome per submission.
@@ -639,7 +643,9 @@ def grade_class(
     A submission graded before from the same files, tests and settings is kept (its
     outcome says so) unless ``force``. ``in_process``: grade in this process, one at a
     time (no worker to survive; for a single self-check). Raises Stopped when SIGINT,
-    SIGTERM or a full disk ends the run early.
+    SIGTERM or a full disk ends the run early. The budgets (``notebook_budget`` seconds of
+    learner cells per notebook, ``course_cell_timeout`` seconds per locked course cell,
+    ``workdir_bytes`` and ``record_bytes`` a kernel may write) default to Settings'.
     """
     from tqdm.auto import tqdm
 
@@ -649,7 +655,9 @@ def grade_class(
         raise SystemExit(f"no submissions found under {submitted}/<student>/<assignment>/")
     out = Path(out).resolve()
     assignments = {s.assignment for s in submissions}
-    settings = Settings(timeout=timeout, sandbox=sandbox)
+    budgets = dict(notebook_budget=notebook_budget, course_cell_timeout=course_cell_timeout,
+                   workdir_bytes=workdir_bytes, record_bytes=record_bytes)
+    settings = Settings(timeout=timeout, sandbox=sandbox, **{k: v for k, v in budgets.items() if v is not None})
     outcomes: list[Outcome] = []
     csv_written = False
     scratch = Path(tempfile.mkdtemp(prefix="rnn-run-"))

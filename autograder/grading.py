@@ -50,7 +50,7 @@ import nbformat
 
 from . import COURSE_ROOT
 from .nbgrader_cli import nbgrader_env
-from .probe import PROBE_ENV, write_seed
+from .probe import PROBE_ENV, UnreadableFile, read_regular_file, write_seed
 
 
 def sandbox_status() -> tuple[bool, str]:
@@ -439,27 +439,16 @@ def take_in(folder: Path, target: Path, expected: set[str], max_bytes: int) -> l
 
 def _copy_notebook(dir_fd: int, name: str, target: Path, max_bytes: int, problems: list[str]) -> None:
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        data = read_regular_file(name, max_bytes, dir_fd=dir_fd)
+    except UnreadableFile as error:
+        cap = f"{max_bytes // 2**20} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
+        reason = f"larger than {cap}" if str(error).startswith("larger") else str(error)
+        problems.append(f"{_printable(name)} is {reason}: graded as missing")
+        return
     except OSError as error:
         problems.append(f"{_printable(name)} cannot be read ({type(error).__name__}): graded as missing")
         return
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            problems.append(f"{_printable(name)} is not a regular file: graded as missing")
-            return
-        chunks, size = [], 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > max_bytes:
-            problems.append(f"{_printable(name)} is larger than {max_bytes // 2**20} MiB: graded as missing")
-            return
-    finally:
-        os.close(fd)
-    (target / name).write_bytes(b"".join(chunks))
+    (target / name).write_bytes(data)
 
 
 def normalise_cells(notebook, known_ids: set[str]) -> list[str]:

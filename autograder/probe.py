@@ -64,20 +64,25 @@ def read_seed(folder: Path) -> int:
     return int(read_capped(folder / "seed", MAX_SEED_BYTES).decode("ascii").strip())
 
 
-def read_capped(path: Path, cap: int) -> bytes:
+class UnreadableFile(Exception):
+    """A file that is not a regular file within its cap. The message says which (a link,
+    a FIFO, too large), never what the file holds."""
+
+
+def read_regular_file(path, cap: int, *, dir_fd: int | None = None) -> bytes:
     """The bytes of a regular file, never following a link, never blocking on a FIFO, and
     never reading more than ``cap`` bytes (what is read counts, not ``st_size``, which is
-    0 for /dev/zero). Raises ReplayError with a fixed message otherwise."""
+    0 for /dev/zero). ``dir_fd``: ``path`` is a name in that open folder. Raises
+    UnreadableFile, or FileNotFoundError when there is no such file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
         raise
     except OSError as error:  # ELOOP: a link; EACCES, ENXIO (a socket): not ours to read
-        what = "a link, not followed" if error.errno == errno.ELOOP else "not a readable regular file"
-        raise ReplayError(f"{path.name}: {what}") from None
+        raise UnreadableFile("a link, not followed" if error.errno == errno.ELOOP else "not a readable regular file") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ReplayError(f"{path.name}: not a regular file")
+            raise UnreadableFile("not a regular file")
         chunks, size = [], 0
         while size <= cap:
             chunk = os.read(fd, min(1 << 20, cap + 1 - size))
@@ -86,10 +91,18 @@ def read_capped(path: Path, cap: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > cap:
-            raise ReplayError(f"{path.name}: larger than {cap} bytes")
+            raise UnreadableFile(f"larger than {cap} bytes")
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """``read_regular_file`` for a record: raises ReplayError with a fixed message."""
+    try:
+        return read_regular_file(path, cap)
+    except UnreadableFile as error:
+        raise ReplayError(f"{path.name}: {error}") from None
 
 
 def load_arrays(data: bytes) -> dict[str, np.ndarray]:
