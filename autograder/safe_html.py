@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit
@@ -211,6 +212,42 @@ def policy_for(path: str, base_url: str, settings) -> str | None:
     return None
 
 
+#: Folders whose files a student put there (or a plain `nbgrader autograde` copied from the
+#: submission): feedback/ is left out, since its pages are the course's own, sanitised and
+#: carrying a no-script policy of their own.
+STUDENT_FILE_FOLDERS = frozenset({"submitted", "autograded"})
+#: Files that JupyterLab's HTML viewer runs once its "Trust HTML" is pressed.
+ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg")
+
+
+def refuses_contents(path: str, base_url: str, settings) -> bool:
+    """Whether the contents API must not hand out this file's content.
+
+    JupyterLab opens an .html file through /api/contents (JSON) and shows it in an iframe
+    of its own; after "Trust HTML" its scripts run on the instructor's origin, and the
+    header policy of the JSON response never reaches that frame. So the server does not
+    give the content of an HTML or SVG file that a student put on disk: the file still
+    lists, and /files/ serves it under SUBMISSION_FILE_POLICY (where nothing runs).
+    """
+    path = unquote(path)
+    if not path.startswith(base_url):
+        return False
+    parts = [part for part in path[len(base_url):].split("/") if part]
+    folders = set(STUDENT_FILE_FOLDERS)
+    formgrader = settings.get("nbgrader_formgrader")
+    if formgrader is not None:
+        folders |= {formgrader.coursedir.submitted_directory, formgrader.coursedir.autograded_directory}
+    return (parts[:2] == ["api", "contents"] and bool(folders & set(parts[2:-1]))
+            and parts[-1].lower().endswith(ACTIVE_SUFFIXES))
+
+
+REFUSED_CONTENTS = json.dumps({
+    "message": "the course's server does not open a student's HTML or SVG file in JupyterLab: "
+               "its scripts would run as you. Open it through /files/, where nothing runs.",
+    "reason": "Forbidden",
+}).encode()
+
+
 def _submission_policy_transform(base_url: str, settings):
     """A tornado output transform that puts this module's policies on responses."""
     from tornado.web import OutputTransform
@@ -218,8 +255,17 @@ def _submission_policy_transform(base_url: str, settings):
     class SubmissionPolicy(OutputTransform):
         def __init__(self, request):
             self.path = request.path
+            self.reading = request.method == "GET" and request.query_arguments.get("content", [b"1"]) != [b"0"]
+            self.refused = False
 
         def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            if self.reading and status_code == 200 and refuses_contents(self.path, base_url, settings):
+                headers["Content-Type"] = "application/json; charset=UTF-8"
+                if "Content-Length" in headers:
+                    headers["Content-Length"] = str(len(REFUSED_CONTENTS))
+                headers.pop("Etag", None)
+                self.refused = True
+                return 403, headers, REFUSED_CONTENTS
             policy = policy_for(self.path, base_url, settings)
             if policy == VIEW_FALLBACK_POLICY:
                 # The view's handler set the exact policy: keep it; otherwise the fallback.
@@ -228,6 +274,9 @@ def _submission_policy_transform(base_url: str, settings):
             elif policy is not None:
                 headers["Content-Security-Policy"] = policy  # replaces Jupyter's "sandbox allow-scripts"
             return status_code, headers, chunk
+
+        def transform_chunk(self, chunk, finishing):
+            return b"" if self.refused else chunk  # nothing of a refused file, however it is sent
 
     return SubmissionPolicy
 

@@ -225,3 +225,18 @@ def test_honest_lessons_read_the_same_once_sanitised():
         assert after.count("<img") == before.count("<img"), path.name
         checked += len(notebook.cells)
     assert checked > 50
+
+
+@pytest.mark.parametrize("path, refused", [
+    ("/api/contents/submitted/s/a/stray.html", True),
+    ("/api/contents/grading/autograded/s/a/picture.SVG", True),
+    ("/api/contents/submitted%2Fs%2Fa%2Fstray.htm", True),  # an encoded separator is one too
+    ("/api/contents/feedback/s/a/a.html", False),  # the course's own, sanitised page
+    ("/api/contents/submitted/s/a/a.ipynb", False),
+    ("/api/contents/lessons/01_fc_layers/notes.html", False),
+    ("/files/submitted/s/a/stray.html", False),  # served sandboxed instead
+])
+def test_contents_of_a_students_html_are_refused(path, refused):
+    from autograder.safe_html import refuses_contents
+
+    assert refuses_contents(path, "/", {}) is refused

@@ -236,3 +236,39 @@ def test_feedback_trusted_in_jupyterlab_html_viewer(lab, page: Page):
     expect(viewer.get_by_text("A student's notes")).to_be_visible()
     page.wait_for_load_state("networkidle")
     _assert_inert(watch)
+
+
+def test_a_students_html_is_never_opened_in_jupyterlab(lab, page: Page):
+    """JupyterLab's HTML viewer would run a stray file's scripts once "Trust HTML" is
+    pressed, and the header policy of /api/contents never reaches its frame: the course's
+    server does not hand a student's HTML or SVG to it. The file still lists, /files/
+    serves it sandboxed, and the course's own feedback page still opens."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def status(path: str) -> int:
+        request = urllib.request.Request(f"{lab.base_url}/{path}", headers={"Authorization": f"token {lab.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            assert b"alert" not in error.read()  # the refusal carries none of the file
+            return error.code
+
+    folder = f"{hostile.STUDENT}/{hostile.ASSIGNMENT}"
+    for stray in (f"submitted/{folder}/stray.html", f"autograded/{folder}/stray.html", f"autograded/{folder}/stray.svg"):
+        assert status(f"api/contents/{stray}") == 403, stray
+        assert status(f"api/contents/{stray}?content=0") == 200, stray  # it still lists
+    assert status(f"api/contents/feedback/{folder}/hostile.html") == 200
+    listing = urllib.request.Request(f"{lab.base_url}/api/contents/submitted/{folder}",
+                                     headers={"Authorization": f"token {lab.token}"})
+    with urllib.request.urlopen(listing, timeout=30) as response:
+        assert "stray.html" in {item["name"] for item in json.load(response)["content"]}
+
+    watch = Watch(page)
+    page.goto(lab.url(f"lab/tree/submitted/{folder}/stray.html"))
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(2_000)  # what a payload would do, it would have done by now
+    assert page.locator(".jp-HTMLViewer iframe").count() == 0, "JupyterLab opened a student's HTML file"
+    _assert_inert(watch, sanitised=False)
