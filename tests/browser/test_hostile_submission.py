@@ -267,8 +267,14 @@ def test_a_students_html_is_never_opened_in_jupyterlab(lab, page: Page):
         assert "stray.html" in {item["name"] for item in json.load(response)["content"]}
 
     watch = Watch(page)
-    page.goto(lab.url(f"lab/tree/submitted/{folder}/stray.html"))
+    # A workspace of its own, reset: the server keeps the layout of earlier tests (the
+    # feedback page open in a viewer), and JupyterLab would restore it into this page.
+    page.goto(lab.url(f"lab/workspaces/stray-only/tree/submitted/{folder}/stray.html") + "&reset")
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(2_000)  # what a payload would do, it would have done by now
-    assert page.locator(".jp-HTMLViewer iframe").count() == 0, "JupyterLab opened a student's HTML file"
+    # JupyterLab still makes its viewer's tab, but it stays empty: the load fails with
+    # the server's reason, and no frame of the page holds any of the student's file.
+    expect(page.locator(".jp-Dialog", has_text="File Load Error")).to_contain_text("does not open a student's HTML")
+    for frame in page.frames:
+        assert "stray page" not in frame.content(), f"JupyterLab opened a student's HTML file in {frame.url}"
     _assert_inert(watch, sanitised=False)
