@@ -45,8 +45,11 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The server runs from the course root so that nbgrader's Validate button and the
 # formgrader find nbgrader_config.py; the browser opens on lessons/.
+# The instructor's course (not the student bundle, which has no autograder/) adds the
+# extension that keeps a student's HTML inert in the formgrader and JupyterLab.
+SAFE_HTML := $(if $(wildcard autograder/safe_html.py),--ServerApp.jpserver_extensions=autograder.safe_html=True,)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons --ServerApp.jpserver_extensions=autograder.safe_html=True $(ALLOW_ROOT) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons $(SAFE_HTML) $(ALLOW_ROOT) $(LAB_ARGS)
 
 # Two test processes, a whole test file each (module fixtures grade a class once), and one
 # BLAS/torch thread per process: with more threads than cores, torch's many tiny operations

@@ -1,15 +1,17 @@
-"""The course's helper package.
+"""The instructor's side of the course: what answers, grades and builds.
 
-- ``autograder.checks``: what the notebooks' graded cells call (visible checks).
-- ``autograder.reference``: the NumPy reference implementations (instructor side).
-- ``autograder.hidden``: the hidden checks, which use random shapes and the references.
-- ``python -m autograder``: the command line (build the student lessons, ...).
+- ``autograder.reference``: the NumPy reference implementations;
+- ``autograder.hidden``: the hidden checks (random shapes, the references as a further
+  oracle); the only part a graded kernel may read, references masked;
+- ``autograder.grading``, ``autograder.class_run``, ``autograder.sandbox``: grading a
+  notebook and a class, in bubblewrap;
+- ``autograder.build``, ``autograder.release``: the student lessons and the bundle;
+- ``python -m autograder``: the command line.
+
+The student's side is the package ``course``; ``release`` never copies this one.
 """
-from pathlib import Path
+from course import COURSE_ROOT
 
 __version__ = "0.1.0"
 
-#: The repository root: lessons/, solutions/, datasets/ and nbgrader_config.py live here.
-#: Resolved from this file, never from the working directory, because nbgrader runs
-#: notebooks one folder deeper (autograded/<student>/<assignment>/) than lessons/.
-COURSE_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["COURSE_ROOT", "__version__"]

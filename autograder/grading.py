@@ -9,7 +9,7 @@ needs around it:
   parent process, the only writer of the output gradebook, merges each result as it
   arrives. A submission is graded exactly as `nbgrader autograde` would grade it alone,
   so the result does not depend on the number of workers.
-- Honest: the hidden checks only record inside the student's kernel (autograder.probe);
+- Honest: the hidden checks only record inside the student's kernel (course.recording);
   after autograde, the worker replays the records against the references in its own
   process. A graded cell earns its points only if it passed in the kernel *and* its
   hidden checks pass on replay.
@@ -19,7 +19,7 @@ needs around it:
   loop, a dead kernel), it gets a score and a line in the summary, and the others go on.
 - Hostile input: a submission is data (take_in: the lesson's notebooks only, as regular
   files under a cap, no link followed; nothing else is published); the record folder is
-  read as autograder.probe says, with the seed this process drew and kept.
+  read as course.recording says, with the seed this process drew and kept.
 - Fair to honest learners (GuardedExecute): copied or split cells are graded on their
   merits (normalise_cells); a dead kernel keeps the points earned before it; the course's
   own cells have their own time limit, and their failure is retried, then reported as
@@ -50,7 +50,16 @@ import nbformat
 
 from . import COURSE_ROOT
 from .nbgrader_cli import nbgrader_env
-from .probe import PROBE_ENV, UnreadableFile, read_regular_file, write_seed
+from course.recording import PROBE_ENV, UnreadableFile, read_regular_file, write_seed
+
+
+def kernel_readable() -> list[Path]:
+    """What a grading kernel may read of the course: the student's package whole, the
+    instructor's package only as far as the hidden checks need (its ``__init__`` and
+    ``hidden/``; no references, no grading code), and the datasets. The Python
+    environment comes on top (the sandbox adds it)."""
+    package = Path(__file__).resolve().parent
+    return [COURSE_ROOT / "course", package / "__init__.py", package / "hidden", COURSE_ROOT / "datasets"]
 
 
 def sandbox_status() -> tuple[bool, str]:
@@ -723,9 +732,11 @@ class ScratchCourse:
         """The nbgrader API through which this submission's kernel starts.
 
         The kernel inherits this process's environment: the probe folder goes there. In the
-        sandbox, the kernel sees the Python environment, the student-facing package (the
-        references masked) and the datasets, and may write only its working directory
-        (a size-capped tmpfs that vanishes with the kernel) and the probe folder.
+        sandbox, the kernel sees the Python environment, the student's package ``course``,
+        of the instructor's package only the hidden checks (which record; the references,
+        the grading code and everything else stay out of the sandbox) and the datasets,
+        and may write only its working directory (a size-capped tmpfs that vanishes with
+        the kernel) and the probe folder.
         """
         from nbgrader.apps.api import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
@@ -744,11 +755,9 @@ class ScratchCourse:
             if self.sandboxed:
                 from .sandbox import Limits, sandboxed_kernel
 
-                package = Path(__file__).resolve().parent
                 kernel = stack.enter_context(sandboxed_kernel(
-                    readable=[package, COURSE_ROOT / "datasets"],
+                    readable=kernel_readable(),
                     writable=[probe],
-                    hidden=[package / "reference"],
                     limits=Limits(cpu_seconds=max(600, 10 * self.settings.timeout),
                                   workdir_bytes=self.settings.workdir_bytes),
                 ))
@@ -866,8 +875,8 @@ def _replay(calls: list[tuple[str, str]], probe: Path, seed: int) -> tuple[list[
     Only the grader's own words reach the feedback: a ReplayError or a check's failure
     carries fixed messages; any other exception (a record built to break the replay)
     is named by its type alone, never by its text."""
-    from .checks.core import CheckFailed
-    from .probe import ReplayError
+    from course.checks.core import CheckFailed
+    from course.recording import ReplayError
 
     lines, failure = [], ""
     for module, name in calls:

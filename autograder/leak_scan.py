@@ -6,9 +6,8 @@ writes, passed directly or through a given adapter that calls it), the other slo
 the solution's functions. A candidate that makes the
 visible check pass is a leak: it answers the exercise. Candidates are
 
-- every function and class defined in a student-facing module of the ``autograder``
-  package (all of it but the grader side: references, hidden checks, grading, release...),
-  private names included;
+- every function and class defined in a module of the student's package ``course``
+  (all of it reaches the student), private names included;
 - every function, class and lambda defined in a given cell (neither a solution nor a
   graded cell) of the student copy of this lesson or an earlier one.
 
@@ -19,7 +18,7 @@ skipped without a call (the checks pass the learner's functions positional argum
 every call runs under a time limit and with its output discarded.
 
 Grader-side code, yet it imports no other grader-side module: ``release`` runs it in a
-separate interpreter whose ``autograder`` is the student bundle's, so the bundle itself is
+separate interpreter whose ``course`` is the student bundle's, so the bundle itself is
 what gets scanned (``python leak_scan.py --root BUNDLE --solutions SOLUTIONS``).
 """
 from __future__ import annotations
@@ -42,8 +41,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Modules of the ``autograder`` package that never reach a student (release leaves them out).
-GRADER_SIDE = ("reference", "hidden", "grading", "selfcheck", "release", "build", "sandbox", "leak_scan", "__main__")
+#: The student's package: all of it reaches the student.
+STUDENT_PACKAGE = "course"
 #: Seconds a candidate may run inside one check (at least; see scan_lesson), and a given
 #: statement while set up.
 CALL_SECONDS = 10.0
@@ -187,13 +186,9 @@ def run_definitions(cells: list[Cell], namespace: dict, kinds=("given", "solutio
 
 
 def student_modules(package_dir: Path) -> list[str]:
-    """Every module of the ``autograder`` package at ``package_dir`` but the grader side."""
-    names = ["autograder"]
-    for info in pkgutil.walk_packages([str(package_dir)], prefix="autograder."):
-        parts = info.name.split(".")
-        if parts[1] in GRADER_SIDE:
-            continue
-        names.append(info.name)
+    """Every module of the student's package at ``package_dir``."""
+    names = [STUDENT_PACKAGE]
+    names += [info.name for info in pkgutil.walk_packages([str(package_dir)], prefix=f"{STUDENT_PACKAGE}.")]
     return sorted(names)
 
 
@@ -437,12 +432,12 @@ def lesson_ids(root: Path) -> list[str]:
 
 def scan(root: Path, solutions: Path, lessons: list[str] | None = None, out=print) -> list[SlotResult]:
     """Scan ``lessons`` (default: every lesson under root/lessons) of the course or bundle at
-    ``root``, whose ``autograder`` must be the one imported. Prints what it tried."""
+    ``root``, whose ``course`` must be the one imported. Prints what it tried."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     all_lessons = lesson_ids(root)
-    package = importlib.import_module("autograder")
-    out(f"scanning the autograder package at {Path(package.__file__).parent}, lessons at {root / 'lessons'}")
-    modules, module_problems = module_candidates(student_modules(root / "autograder"))
+    package = importlib.import_module(STUDENT_PACKAGE)
+    out(f"scanning the {STUDENT_PACKAGE} package at {Path(package.__file__).parent}, lessons at {root / 'lessons'}")
+    modules, module_problems = module_candidates(student_modules(root / STUDENT_PACKAGE))
     for problem in module_problems:
         out(f"could not import {problem}")
     results = []
@@ -450,7 +445,7 @@ def scan(root: Path, solutions: Path, lessons: list[str] | None = None, out=prin
         earlier = [(name, sorted((root / "lessons" / name).glob("*.ipynb"))) for name in all_lessons if name <= lesson]
         given, given_problems = given_candidates(earlier)
         candidates = {**modules, **given}
-        out(f"{lesson}: {len(modules)} callables from {len(student_modules(root / 'autograder'))} student-facing modules, "
+        out(f"{lesson}: {len(modules)} callables from {len(student_modules(root / STUDENT_PACKAGE))} student-facing modules, "
             f"{len(given)} from given cells of lessons up to {lesson}")
         out("  candidates: " + ", ".join(sorted(candidates)))
         lesson_results, problems = scan_lesson(lesson, root, solutions, candidates)
@@ -464,7 +459,7 @@ def scan(root: Path, solutions: Path, lessons: list[str] | None = None, out=prin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True, help="the course or the student bundle (holds lessons/ and autograder/)")
+    parser.add_argument("--root", type=Path, required=True, help="the course or the student bundle (holds lessons/ and course/)")
     parser.add_argument("--solutions", type=Path, required=True, help="the instructor's solutions/ folder")
     parser.add_argument("lessons", nargs="*", help="lesson ids (default: all under ROOT/lessons)")
     args = parser.parse_args(argv)
@@ -484,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # Run as a file by release: the first path entry is this folder, whose modules
-    # (datasets.py, ...) must not shadow anything; the root's autograder comes first.
+    # must not shadow anything; the root's course package comes first.
     here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(here)]
     root_arg = sys.argv[sys.argv.index("--root") + 1] if "--root" in sys.argv else "."

@@ -1,8 +1,10 @@
 """The student bundle: what a graded class hands out, with nothing that gives answers away.
 
-It holds the generated lessons, the datasets, the student-facing helpers (the visible
-checks, the probe that records hidden checks, the loaders) and the set-up files. It leaves
-out solutions/, the NumPy references, the hidden checks, the grading code and the tests;
+It holds the generated lessons, the datasets, the student's package ``course`` (the
+visible checks, the recording of hidden checks, the loaders) and the set-up files. It
+never copies the instructor's package ``autograder`` (the NumPy references, the hidden
+checks, the grading code), solutions/ or the tests: the layout draws the line, not a list
+of exclusions;
 ``verify_release`` then proves that no solution code and no hidden test made it in, and
 runs the leak scan on the bundle: no callable it offers passes a graded function's check.
 """
@@ -19,15 +21,14 @@ import nbformat
 from . import COURSE_ROOT
 
 #: Top-level entries copied into the bundle.
-INCLUDE = ["lessons", "datasets", "autograder", "README.md", "environment.yml", "pyproject.toml",
+INCLUDE = ["lessons", "datasets", "course", "README.md", "environment.yml", "pyproject.toml",
            "Makefile", "nbgrader_config.py", "tools"]
-#: Inside autograder/: what answers or grades (instructor side only).
-EXCLUDE_PACKAGE = ["reference", "hidden", "grading.py", "class_run.py", "selfcheck.py", "release.py", "build.py",
-                   "sandbox.py", "nbgrader_cli.py", "leak_scan.py"]
+#: What must never be in a bundle: the instructor's package and folders.
+INSTRUCTOR_SIDE = ["autograder", "solutions", "tests"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
 
-#: Markers of nbgrader's solution and hidden-test regions, and imports of the instructor's modules.
-FORBIDDEN = re.compile(r"### BEGIN SOLUTION|### BEGIN HIDDEN TESTS|(from|import) autograder\.(hidden|reference)")
+#: Markers of nbgrader's solution and hidden-test regions, and imports of the instructor's package.
+FORBIDDEN = re.compile(r"### BEGIN SOLUTION|### BEGIN HIDDEN TESTS|(from|import) autograder\b")
 #: Consecutive lines of a solution region that count as a copy of it.
 WINDOW = 3
 
@@ -51,9 +52,6 @@ def write_bundle(out: Path, upto: str | None = None) -> Path:
             shutil.copytree(source, out / name, ignore=IGNORE)
         elif source.exists():
             shutil.copy2(source, out / name)
-    for name in EXCLUDE_PACKAGE:
-        target = out / "autograder" / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     if upto is not None:
         lessons = sorted(p.name for p in (out / "lessons").iterdir() if p.is_dir())
         if upto not in lessons:
@@ -61,16 +59,7 @@ def write_bundle(out: Path, upto: str | None = None) -> Path:
         for lesson in lessons:
             if lesson > upto:
                 shutil.rmtree(out / "lessons" / lesson)
-    _student_entry_point(out)
     return out
-
-
-def _student_entry_point(out: Path) -> None:
-    """The command line without the instructor's commands (their modules are gone)."""
-    (out / "autograder" / "__main__.py").write_text(
-        '"""The student bundle has no command line: open the lessons with `make lab`."""\n'
-        'raise SystemExit("this is the student bundle: the grading commands are the instructor\'s")\n'
-    )
 
 
 def _code_lines(text: str) -> list[str]:
@@ -107,10 +96,7 @@ def _forbidden_windows(path: Path, out: Path, windows: dict[str, set]) -> set[tu
 def verify_release(out: Path) -> None:
     """Raise if the bundle holds solution code, a hidden test, a reference or grading code."""
     problems = []
-    for name in EXCLUDE_PACKAGE:
-        if (out / "autograder" / name).exists():
-            problems.append(f"autograder/{name} is in the bundle")
-    for name in ("solutions", "tests"):
+    for name in INSTRUCTOR_SIDE:
         if (out / name).exists():
             problems.append(f"{name}/ is in the bundle")
     windows = solution_windows()

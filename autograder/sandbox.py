@@ -90,7 +90,7 @@ ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: Grader environment variables the kernel keeps (by prefix); everything else is
 #: dropped, so the kernel never sees the grader's secrets or JPY_PARENT_PID.
 KEPT_ENV_PREFIXES = (
-    "AUTOGRADER_",  # the probe folder the hidden checks record into (autograder.probe)
+    "AUTOGRADER_",  # the probe folder the hidden checks record into (course.recording)
     "NBGRADER_", "LANG", "LC_", "TZ", "PYTHONHASHSEED",
 )
 

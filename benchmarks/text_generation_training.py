@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.datasets import CharVocab, load_alice, pack_lines  # noqa: E402
-from autograder.checks.torch_oracle import devices as every_device  # noqa: E402
-from autograder.device import describe  # noqa: E402
+from course.datasets import CharVocab, load_alice, pack_lines  # noqa: E402
+from course.checks.torch_oracle import devices as every_device  # noqa: E402
+from course.device import describe  # noqa: E402
 from autograder.reference import text_generation as ref  # noqa: E402
 
 EMBED, HIDDEN, BATCH, SEQ_LEN, FULL_RUN_EPOCHS = 32, 256, 32, 200, 100

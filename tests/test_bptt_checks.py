@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.checks import bptt as visible
+from course.checks import bptt as visible
 from autograder.hidden import bptt as hidden
 from autograder.reference import bptt as ref
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.checks import CheckFailed, Report, call_student, centred_difference, rel_error
-from autograder.checks.core import approximate_floor, describe_mismatch
+from course.checks import CheckFailed, Report, call_student, centred_difference, rel_error
+from course.checks.core import approximate_floor, describe_mismatch
 
 
 def test_rel_error_is_the_conventions_formula():
@@ -164,7 +164,7 @@ def test_a_stated_dtype_decides_whatever_the_rounding():
 
 
 def test_call_unchanged_passes_the_real_arrays_and_reports_in_place_changes(capsys):
-    from autograder.checks.core import call_unchanged
+    from course.checks.core import call_unchanged
 
     x, W = np.ones(3), np.ones(3)
     seen = []
@@ -182,7 +182,7 @@ def test_call_unchanged_passes_the_real_arrays_and_reports_in_place_changes(caps
 
 
 def test_a_backward_must_give_the_same_result_twice_on_one_cache():
-    from autograder.checks.core import call_backward_twice
+    from course.checks.core import call_backward_twice
 
     def consumes_cache(dout, cache):
         cache **= 2
@@ -198,7 +198,7 @@ def test_a_backward_must_give_the_same_result_twice_on_one_cache():
 
 
 def test_a_function_promised_a_new_object_must_return_one():
-    from autograder.checks.core import require_new_object
+    from course.checks.core import require_new_object
 
     x = np.ones(3)
     report = Report("f", quiet=True)

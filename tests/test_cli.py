@@ -72,11 +72,11 @@ def test_check_refuses_what_is_not_a_lesson(learner_notebooks, tmp_path):
 def test_release_holds_no_solutions_references_or_hidden_tests(tmp_path):
     bundle = make_release(tmp_path / "bundle")
     assert (bundle / "lessons" / LESSON / NOTEBOOK).exists() and (bundle / "datasets").is_dir()
-    assert (bundle / "autograder" / "checks" / "fc_layers.py").exists()
-    for absent in ("solutions", "tests", "autograder/reference", "autograder/hidden", "autograder/grading.py"):
+    assert (bundle / "course" / "checks" / "fc_layers.py").exists()
+    for absent in ("solutions", "tests", "autograder"):
         assert not (bundle / absent).exists(), absent
     # The lessons in the bundle still run their visible checks: the package imports.
-    result = subprocess.run([sys.executable, "-c", "import autograder.checks.fc_layers, autograder.probe"],
+    result = subprocess.run([sys.executable, "-c", "import course.checks.fc_layers, course.recording"],
                             cwd=bundle, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

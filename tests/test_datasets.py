@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from autograder import COURSE_ROOT
-from autograder import datasets
-from autograder.datasets import (
+from course import datasets
+from course.datasets import (
     CharVocab, DatasetError, load_alice, load_banking77, load_co2, load_names,
     load_seattle_weather,
 )
@@ -147,7 +147,7 @@ def test_loaders_work_from_an_unrelated_directory(tmp_path):
     # found through the installed package, whatever the working directory.
     script = textwrap.dedent("""
         import json, sys
-        from autograder.datasets import (load_alice, load_banking77, load_co2,
+        from course.datasets import (load_alice, load_banking77, load_co2,
                                          load_names, load_seattle_weather)
         heavy = sorted(m for m in ("torch", "pandas", "matplotlib") if m in sys.modules)
         print(json.dumps({
@@ -361,7 +361,7 @@ def test_build_reproduces_the_committed_files(tmp_path):
 
 
 def test_pack_lines_keeps_whole_lines_within_the_limit():
-    from autograder.datasets import pack_lines
+    from course.datasets import pack_lines
 
     text = "ab\ncd\nlong line here\nx\n"
     passages = pack_lines(text, 6)

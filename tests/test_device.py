@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.device import describe, torch_device
+from course.device import describe, torch_device
 
 
 def test_default_is_cuda_when_present_else_cpu(monkeypatch):

@@ -13,7 +13,7 @@ from tests.known_wrong.registry import LESSONS
 
 def _checks(lesson: str):
     return (
-        importlib.import_module(f"autograder.checks.{lesson}"),
+        importlib.import_module(f"course.checks.{lesson}"),
         importlib.import_module(f"autograder.hidden.{lesson}"),
     )
 

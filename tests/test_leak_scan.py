@@ -66,7 +66,7 @@ def test_a_candidate_cannot_end_the_scan():
     assert leak_scan._passes("answer()", namespace) is False
 
 
-def test_student_modules_leave_out_the_grader_side():
-    modules = leak_scan.student_modules(COURSE_ROOT / "autograder")
-    assert "autograder.checks.fc_layers" in modules and "autograder.datasets" in modules
-    assert not [m for m in modules if m.split(".")[1:2] and m.split(".")[1] in leak_scan.GRADER_SIDE]
+def test_student_modules_are_the_whole_student_package():
+    modules = leak_scan.student_modules(COURSE_ROOT / "course")
+    assert "course.checks.fc_layers" in modules and "course.datasets" in modules and "course.recording" in modules
+    assert all(m == "course" or m.startswith("course.") for m in modules)

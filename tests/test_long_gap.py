@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.long_gap import TOKENS, Classifier, long_gap_batch, train_long_gap
+from course.experiments.long_gap import TOKENS, Classifier, long_gap_batch, train_long_gap
 
 
 def test_batch_starts_with_the_signal_and_holds_only_distractors_after_it():

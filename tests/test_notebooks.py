@@ -2,7 +2,7 @@
 
 - committed without outputs or execution counts;
 - lessons/ is exactly what nbgrader generates from solutions/ now;
-- every graded cell is one visible call into autograder.checks plus a hidden call;
+- every graded cell is one visible call into course.checks plus a hidden call;
 - the solution passes `nbgrader validate`; the student copy fails every graded cell.
 """
 from __future__ import annotations
@@ -63,8 +63,8 @@ def test_graded_cells_are_one_check_call_plus_hidden(path):
         # The call names a check that exists, and the hidden block calls its hidden twin.
         name = calls[0].split("(")[0].split(".")[1]
         module = re.search(r"from autograder\.hidden import (\w+) as hidden", hidden).group(1)
-        lesson_checks = importlib.import_module(f"autograder.checks.{module}")
-        assert callable(getattr(lesson_checks, name)), f"autograder.checks.{module}.{name} does not exist"
+        lesson_checks = importlib.import_module(f"course.checks.{module}")
+        assert callable(getattr(lesson_checks, name)), f"course.checks.{module}.{name} does not exist"
         assert f"hidden.{name}(" in hidden
         ast.parse(cell.source)
 

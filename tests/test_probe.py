@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-import autograder.checks.core as core
+import course.checks.core as core
 from autograder.hidden import fc_layers as hidden
-from autograder.probe import MAX_ARRAY_BYTES, PROBE_ENV, ReplayError, read_seed, write_seed
+from course.recording import MAX_ARRAY_BYTES, PROBE_ENV, ReplayError, read_seed, write_seed
 from tests.known_wrong import fc_layers as fc_wrong
 from tests.known_wrong.registry import LESSONS as WRONG
 
@@ -180,7 +180,7 @@ def test_records_that_are_not_regular_files_are_refused(recorded, tmp_path, atta
 
 
 def test_records_are_read_under_a_cap_on_bytes_actually_read(recorded, monkeypatch):
-    import autograder.probe as probe_module
+    import course.recording as probe_module
 
     probe, seed = recorded
     monkeypatch.setattr(probe_module, "MAX_BYTES", 64)

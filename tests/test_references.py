@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autograder.reference import fc_layers as ref
-from autograder.torch_layout import load_into, torch_weights
+from course.torch_layout import load_into, torch_weights
 
 DEVICES = [
     "cpu",

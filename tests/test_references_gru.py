@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from autograder.reference import gru as ref
-from autograder.torch_layout import load_into
+from course.torch_layout import load_into
 
 DEVICES = [
     "cpu",

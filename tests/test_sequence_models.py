@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from autograder import COURSE_ROOT
-from autograder.checks import sequence_models as check
-from autograder.checks.sequence_models import forecaster_state, intent_state
+from course.checks import sequence_models as check
+from course.checks.sequence_models import forecaster_state, intent_state
 from autograder.reference import sequence_models as ref
 
 NOTEBOOK = COURSE_ROOT / "solutions" / "06_torch_sequence_models" / "sequence_models.ipynb"

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from autograder import COURSE_ROOT
-from autograder.checks import text_generation as check
-from autograder.datasets import CharVocab, load_alice
+from course.checks import text_generation as check
+from course.datasets import CharVocab, load_alice
 from autograder.reference import text_generation as ref
 
 NOTEBOOK = COURSE_ROOT / "solutions" / "07_text_generation" / "text_generation.ipynb"

@@ -75,13 +75,13 @@ def run_pytest(step: str, args: list[str]) -> Row:
 def lesson_checks_on_cuda() -> list[Row]:
     """Each lesson's visible and hidden checks (seed 0) on its reference functions, and
     every known-wrong variant, with the CUDA oracles in play."""
-    from autograder.checks.torch_oracle import devices
+    from course.checks.torch_oracle import devices
     from tests.known_wrong.registry import LESSONS
     import importlib
 
     rows = []
     for lesson, module in LESSONS.items():
-        visible = importlib.import_module(f"autograder.checks.{lesson}")
+        visible = importlib.import_module(f"course.checks.{lesson}")
         hidden = importlib.import_module(f"autograder.hidden.{lesson}")
         started = time.perf_counter()
         passed, cuda_lines, problems, caught, variants = 0, 0, [], 0, 0
@@ -179,7 +179,7 @@ def main() -> int:
         print(f"make gpu-check: torch {torch.__version__} sees no CUDA GPU on this machine; "
               "nothing was checked and nothing is claimed.")
         return 0
-    from autograder.device import describe
+    from course.device import describe
 
     device = f"{describe(torch.device('cuda'))}, torch {torch.__version__}, CUDA {torch.version.cuda}"
     print(f"make gpu-check on {device}", flush=True)

@@ -8,7 +8,7 @@ ways to run:
 - by itself (validating the solutions, a learner's self-check): it compares in the
   notebook's kernel and raises on a failure, like a visible check;
 - while the course grades a notebook (``AUTOGRADER_PROBE_DIR`` is set): it only records
-  what the learner's functions return (see ``autograder.probe``), judging nothing there;
+  what the learner's functions return (see ``course.recording``), judging nothing there;
 - ``check.verify(folder, seed)``, in the grader's own process: it replays that record
   through the same comparisons, with the seed the grader kept, against the references,
   and returns the Report.
@@ -22,8 +22,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..checks.core import Report
-from ..probe import Recorder, Replayer, case_rng, probe_dir, read_seed
+from course.checks.core import Report
+from course.recording import Recorder, Replayer, case_rng, probe_dir, read_seed
 
 #: body(report, functions, rng, with_reference): draws its cases from rng, calls the
 #: learner's functions through the visible checks' compare_* helpers, and adds the

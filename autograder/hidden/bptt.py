@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from ..checks import bptt as visible
+from course.checks import bptt as visible
 from . import hidden_check, lesson_reference
 
 #: Shapes (N, T, D, H) always tried besides the random ones: one time step, a batch of one,

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from ..checks import fc_layers as visible
+from course.checks import fc_layers as visible
 from . import hidden_check, lesson_reference
 
 #: Shapes (N, D, M) always tried besides the random ones: a batch of one, one feature, one output.

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..checks import gru as visible
+from course.checks import gru as visible
 from . import hidden_check, lesson_reference
 from .lstm import upstream
 

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..checks import rnn_cell as visible
+from course.checks import rnn_cell as visible
 from . import hidden_check, lesson_reference
 
 #: Shapes (N, T, D, H) always tried besides the random ones: one time step, a batch of one,

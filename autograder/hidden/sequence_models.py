@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from ..checks import sequence_models as visible
+from course.checks import sequence_models as visible
 from . import hidden_check, lesson_reference
 
 _reference = functools.partial(lesson_reference, __name__)

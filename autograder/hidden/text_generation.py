@@ -12,7 +12,7 @@ import string
 
 import numpy as np
 
-from ..checks import text_generation as visible
+from course.checks import text_generation as visible
 from . import hidden_check, lesson_reference
 
 _reference = functools.partial(lesson_reference, __name__)
@@ -28,7 +28,7 @@ def _random_text(rng, length):
 @hidden_check("remove_punctuation_codes")
 def remove_punctuation(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    from autograder.datasets import load_alice
+    from course.datasets import load_alice
 
     alice = load_alice()
     start = int(rng.integers(0, len(alice) - 2000))

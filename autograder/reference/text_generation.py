@@ -199,8 +199,8 @@ def module_adapter(module_class):
 
 def generate_adapter(generate):
     """The notebook's locked generate_indices, for a given generate function."""
-    from autograder.checks.text_generation import ToyModel
-    from autograder.datasets import CharVocab
+    from course.checks.text_generation import ToyModel
+    from course.datasets import CharVocab
 
     def generate_indices(W, seed_indices, num_chars, temperature, seed):
         """generate() driven by a toy model with next-character logits W (V, V) (NumPy in, NumPy out):

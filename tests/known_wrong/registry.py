@@ -1,5 +1,5 @@
 """Every lesson's known-wrong module, found by name: tests/known_wrong/<lesson module>.py
-for each autograder/checks/<lesson module>.py. A new lesson joins the tests by adding
+for each course/checks/<lesson module>.py. A new lesson joins the tests by adding
 its module, with no list to edit."""
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import torch
 
 from autograder.reference import sequence_models as ref
 
-from autograder.checks.sequence_models import MASK_HINT
+from course.checks.sequence_models import MASK_HINT
 
 from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN: for variants caught by one side only)
 

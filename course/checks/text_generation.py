@@ -10,7 +10,7 @@ literals here, the references' results in the hidden checks (``autograder.hidden
 
 Functions that take or return text or torch objects are graded through the notebook's locked
 adapters, which pass and return NumPy arrays only, so that the hidden checks' record/replay
-(``autograder.probe``) can carry them:
+(``course.recording``) can carry them:
 
 - ``remove_punctuation_codes(codes)``: the text as character codes, in and out;
 - ``char_lstm_forward(x, V, E, H, seed)``: the learner's CharLSTM built in float64, run once

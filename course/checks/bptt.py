@@ -14,7 +14,7 @@ need answer code runs in the hidden checks only, on the grader's side.
 Functions that take or return dicts (clip_gradients, char_rnn_loss, tbptt_step, sample)
 are graded through the notebook's locked ``*_arrays`` adapters, which pass and return
 NumPy arrays and numbers only, so that the hidden checks' record/replay
-(``autograder.probe``) can carry them.
+(``course.recording``) can carry them.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _layer(kind: str, D: int, H: int, device: str):
 
 
 def _weights(Wx, Wh, b, suffix=""):
-    # autograder.torch_layout's mapping, on tensors: weight_ih = Wx.T, weight_hh = Wh.T, bias_hh = 0.
+    # course.torch_layout's mapping, on tensors: weight_ih = Wx.T, weight_hh = Wh.T, bias_hh = 0.
     return {f"weight_ih{suffix}": Wx.T, f"weight_hh{suffix}": Wh.T, f"bias_ih{suffix}": b,
             f"bias_hh{suffix}": _torch().zeros_like(b)}
 

@@ -5,7 +5,7 @@ the CPU. ``AUTOGRADER_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) overrides 
 e.g. to time the same notebook on two devices.
 
 The checks' float64 oracles are another matter: MPS has no float64, so
-``autograder.checks.torch_oracle`` compares on the CPU and on CUDA only.
+``course.checks.torch_oracle`` compares on the CPU and on CUDA only.
 """
 from __future__ import annotations
 

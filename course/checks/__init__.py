@@ -1,6 +1,6 @@
 """What the notebooks' graded cells call.
 
-``from autograder.checks import fc_layers as check`` then ``check.affine_forward(affine_forward)``:
+``from course.checks import fc_layers as check`` then ``check.affine_forward(affine_forward)``:
 each call compares one function's results with its oracles, prints one aligned line per
 compared quantity, and raises an AssertionError (CheckFailed) with a hint when any is wrong.
 

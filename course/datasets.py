@@ -2,7 +2,7 @@
 
 One function per dataset, each returning plain Python or NumPy objects::
 
-    from autograder.datasets import load_alice, CharVocab
+    from course.datasets import load_alice, CharVocab
     text = load_alice()
     vocab = CharVocab(text)
     ids = vocab.encode(text)              # (num_chars,) int64
@@ -26,7 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
-from autograder import COURSE_ROOT
+from . import COURSE_ROOT
 
 __all__ = [
     "DATA_DIR", "DatasetError", "IntentData", "TimeSeries", "CharVocab",

@@ -1,0 +1,1 @@
+"""The lessons' longer experiments: measured in the notebooks, graded nowhere."""
