@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from tests.known_wrong.registry import LESSONS
+from autograder.mistakes.registry import LESSONS
 
 #: lesson module name -> its variants module
 

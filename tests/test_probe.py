@@ -12,8 +12,8 @@ import pytest
 import course.checks.core as core
 from autograder.hidden import fc_layers as hidden
 from course.recording import MAX_ARRAY_BYTES, PROBE_ENV, ReplayError, read_seed, write_seed
-from tests.known_wrong import fc_layers as fc_wrong
-from tests.known_wrong.registry import LESSONS as WRONG
+from autograder.mistakes import fc_layers as fc_wrong
+from autograder.mistakes.registry import LESSONS as WRONG
 
 #: lesson -> (its hidden checks, its known-wrong variants): every lesson's record/replay is tested.
 LESSONS = {name: (importlib.import_module(f"autograder.hidden.{name}"), wrong) for name, wrong in WRONG.items()}

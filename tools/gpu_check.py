@@ -76,7 +76,7 @@ def lesson_checks_on_cuda() -> list[Row]:
     """Each lesson's visible and hidden checks (seed 0) on its reference functions, and
     every known-wrong variant, with the CUDA oracles in play."""
     from course.checks.torch_oracle import devices
-    from tests.known_wrong.registry import LESSONS
+    from autograder.mistakes.registry import LESSONS
     import importlib
 
     rows = []

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from course.checks.core import Report
+from course.checks.core import Report, run_check
 from course.recording import Recorder, Replayer, case_rng, probe_dir, read_seed
 
 #: body(report, functions, rng, with_reference): draws its cases from rng, calls the
@@ -42,26 +42,31 @@ def lesson_reference(hidden_module: str, with_reference: bool):
     return importlib.import_module(f"autograder.reference.{hidden_module.rsplit('.', 1)[-1]}")
 
 
-def hidden_check(*names: str) -> Callable[[Body], Callable]:
+def hidden_check(*names: str, harness: Callable | None = None) -> Callable[[Body], Callable]:
     """Declare a hidden check whose graded cell passes the learner's functions ``names``,
-    in that order, e.g. ``@hidden_check("affine_forward", "affine_backward")``."""
+    in that order, e.g. ``@hidden_check("affine_forward", "affine_backward")``.
+
+    ``harness``: the visible check's harness (``course.checks``), for a cell that passes
+    the learner's objects rather than NumPy functions (a torch.nn.Module class, a function
+    of dicts); ``names`` then name the functions the harness returns, which are what is
+    recorded and replayed."""
 
     def declare(body: Body) -> Callable:
         name = body.__name__
 
         @functools.wraps(body)
-        def check(*functions: Callable, seed: int | None = None) -> None:
+        def check(*objects, seed: int | None = None) -> None:
             """``seed`` fixes the random cases of a direct run (the tests use it); grading
             draws them from the seed in the probe folder instead."""
-            __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-            if len(functions) != len(names):
+            __tracebackhide__ = True  # IPython: this frame is the grader's
+            if harness is None and len(objects) != len(names):
                 raise TypeError(f"hidden.{name} takes {', '.join(names)}")
             folder = probe_dir()
             if folder is None:
-                report = Report(name, aggregate=True)
-                body(report, functions, np.random.default_rng(seed), True)
-                report.finish()
+                run_check(name, lambda report, *functions: body(report, functions, np.random.default_rng(seed), True),
+                          objects, harness=harness, report=Report(name, aggregate=True))
                 return
+            functions = harness(*objects) if harness is not None else objects
             recorder = Recorder()
             wrapped = tuple(recorder.wrap(f, n) for f, n in zip(functions, names))
             body(Report(name, quiet=True), wrapped, case_rng(read_seed(folder), name), False)
@@ -84,6 +89,7 @@ def hidden_check(*names: str) -> Callable[[Body], Callable]:
 
         check.verify = verify
         check.function_names = names
+        check.harness = harness
         return check
 
     return declare

@@ -8,8 +8,10 @@ they never print the expected values (that would hand over the answer).
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -505,3 +507,80 @@ def require_new_object(report: Report, quantity: str, result, *inputs) -> Line:
         hint="return a new array: the caller's input must not be changed through the result",
         oracle="new object",
     )
+
+
+# --------------------------------------------------------------------------- declaring a check
+
+#: Where the course's own check code lives (this package, and the instructor's hidden
+#: checks beside it): frames from here are the grader's, never shown to a learner.
+_GRADER_CODE = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "autograder")
+
+
+def _learner_frames(tb):
+    """The traceback from the learner's own code on: every frame of the checks dropped, so
+    a learner whose function raises sees their line, not the grader's machinery."""
+    frames = []
+    while tb is not None:
+        path = Path(tb.tb_frame.f_code.co_filename)
+        if not any(path.is_relative_to(root) for root in _GRADER_CODE):
+            frames.append(tb)
+        tb = tb.tb_next
+    for outer, inner in zip(frames, frames[1:]):
+        outer.tb_next = inner
+    if frames:
+        frames[-1].tb_next = None
+    return frames[0] if frames else None
+
+
+def run_check(name: str, body: Callable, objects: Sequence, *, harness: Callable | None = None,
+              report: Report | None = None) -> None:
+    """Run one check's ``body(report, *functions)`` as a graded cell sees it: one Report,
+    every line printed, CheckFailed when a quantity is wrong. ``functions`` are the
+    learner's ``objects``, through ``harness`` when given. This is the one place that
+    hides the grader's frames: a CheckFailed renders as its message alone, and any other
+    exception (the learner's code raising) keeps only the learner's frames."""
+    __tracebackhide__ = True  # IPython: this frame is the grader's
+    report = report if report is not None else Report(name)
+    try:
+        body(report, *(harness(*objects) if harness is not None else objects))
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise error.with_traceback(_learner_frames(error.__traceback__))
+    report.finish()
+
+
+def visible_check(body: Callable | None = None, *, harness: Callable | None = None):
+    """Declare the visible check of one graded cell: ``body(report, *functions)`` compares
+    and adds lines; the declaration makes the Report, hides the grader's frames and
+    finishes (raises CheckFailed on a wrong quantity). The graded cell passes the
+    learner's objects: ``check.affine_forward(affine_forward)``.
+
+    ``harness(*objects) -> tuple of functions``: for exercises that are not NumPy-in,
+    NumPy-out functions (a torch.nn.Module class, a function of dicts), the student-side
+    code that turns the learner's objects into such functions; the body sees those. It
+    holds no answer: it builds and calls what the learner wrote, lazily (a class whose
+    constructor still raises NotImplementedError fails inside the check, with the plain
+    message ``call_student`` gives).
+
+    Every declared check carries ``graded_check = True`` (how lesson modules, the tests
+    and the leak scan find the graded checks: no list to keep) and ``harness``.
+    """
+
+    def declare(body: Callable) -> Callable:
+        @functools.wraps(body)
+        def check(*objects) -> None:
+            __tracebackhide__ = True  # IPython: this frame is the grader's
+            run_check(body.__name__, body, objects, harness=harness)
+
+        check.graded_check = True
+        check.harness = harness
+        check.body = body
+        return check
+
+    return declare(body) if body is not None else declare
+
+
+def graded_checks(module) -> dict[str, Callable]:
+    """The visible checks a lesson's check module declares, by name."""
+    return {name: value for name, value in vars(module).items() if getattr(value, "graded_check", False)}

@@ -1,5 +1,11 @@
-"""Known-wrong implementations of the graded functions: realistic mistakes that the
-checks must catch. Each lesson's module lists its variants in ``VARIANTS``."""
+"""The catalog of known mistakes: realistic wrong implementations of the graded functions,
+each with the words its failure must name. Each lesson's module lists its variants in
+``VARIANTS``; the tests prove every one is caught by the check its ``caught_by`` says and
+named by its ``hint``, and the hidden checks may draw their suspects from it.
+
+Instructor side: a wrong implementation is one edit from a right one, so none of this
+reaches a student (``release`` never copies ``autograder/``, the grading sandbox does not
+bind this folder)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
