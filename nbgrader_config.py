@@ -52,3 +52,28 @@ c.Execute.timeout = 120
 c.HTMLExporter.preprocessors = ["autograder.safe_html.SanitizeSubmissionHTML"]
 c.HTMLExporter.filters = {"markdown2html": "autograder.safe_html.SanitizedMarkdown"}
 c.GenerateFeedback.exporter_class = "autograder.safe_html.NoScriptHTMLExporter"
+
+# Honest grading inside nbgrader's own pipeline (autograder/replay.py, autograder/execution.py):
+# the same for `nbgrader autograde`, the formgrader's autograde button and
+# `python -m autograder grade` (which adds only workers and the merge).
+# - SeedHiddenChecks: a seed drawn at grading time and a private record folder for the
+#   kernel; the hidden checks only record there.
+# - GuardedExecute: nbgrader's Execute in the bubblewrap sandbox where available, with
+#   time limits for the course's own cells, a dead kernel's earlier points kept, graded
+#   cells after it marked not run, and a cap on the record folder.
+# - ReplayHiddenChecks: replays each graded cell's hidden checks in this process with the
+#   kept seed; a failed replay is an error in the cell, so SaveAutoGrades scores it 0.
+c.Autograde.autograde_preprocessors = [
+    "autograder.replay.SeedHiddenChecks",
+    "autograder.execution.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.replay.ReplayHiddenChecks",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# "auto": sandboxed where bubblewrap works here, otherwise a loud warning; "on" refuses to
+# grade without it.
+c.GuardedExecute.sandbox = "auto"

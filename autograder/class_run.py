@@ -505,7 +505,7 @@ def merge(out: Path, outcome: Outcome, digest: str = "") -> None:
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         key = {"student": outcome.student, "assignment": outcome.assignment}
         gradebook.db.execute(text(f"DELETE FROM {STATE_TABLE} WHERE student_id = :student AND assignment = :assignment"), key)
-        note = outcome.not_graded or json.dumps(outcome.problems)
+        note = outcome.not_graded or json.dumps(outcome.notes())
         gradebook.db.execute(text(
             f"INSERT INTO {STATE_TABLE} (student_id, assignment, digest, status, note, seconds) "
             "VALUES (:student, :assignment, :digest, :status, :note, :seconds)"),
@@ -666,7 +666,9 @@ def grade_class(
             template = _template(assignments, scratch)
             signals.check()
             prepare_output(out, assignments, template)
-            tests = {a: _tree_digest(template / SOURCE / a) for a in assignments}
+            # The lesson's tests and the pipeline that runs them (nbgrader_config.py).
+            pipeline = hashlib.sha256((template / "nbgrader_config.py").read_bytes()).hexdigest()
+            tests = {a: _tree_digest(template / SOURCE / a) + pipeline for a in assignments}
             digests = {s: submission_digest(s, settings, tests[s.assignment]) for s in submissions}
             earlier = {} if force else _graded_before(out)
             pending = []
@@ -800,7 +802,7 @@ def summary_table(outcomes: list[Outcome]) -> str:
         if o.not_graded:
             problems, score = f"not graded: {o.not_graded}", "-"
         else:
-            problems, score = "; ".join(o.problems) or (f"{failed} check(s) failed" if failed else "none"), f"{o.score:g}"
+            problems, score = "; ".join(o.notes()) or (f"{failed} check(s) failed" if failed else "none"), f"{o.score:g}"
         rows.append((o.student, o.assignment, score, f"{o.max_score:g}", problems, f"{o.seconds:.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = []

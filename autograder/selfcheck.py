@@ -62,5 +62,6 @@ def report_table(outcome) -> str:
         lines.append(f"\nnot graded: {outcome.not_graded} (a fault of the grader, not of your work: try again)")
     else:
         lines.append(f"\ntotal: {outcome.score:g} / {outcome.max_score:g}")
-    lines += [f"note: {problem}" for problem in outcome.problems if "hidden checks failed" not in problem]
+    # Hidden-check failures are in the table already (each cell's message); the rest are notes.
+    lines += [f"note: {problem}" for problem in outcome.problems]
     return "\n".join(lines)

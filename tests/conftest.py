@@ -1,7 +1,21 @@
-"""Shared fixtures for the repository's own test suite."""
+"""Shared fixtures for the repository's own test suite, and the markers that sort it.
+
+Every test gets the marker of its level (`pytest -m unit`, `-m "lessons or pipeline"`):
+- unit: one function or module in isolation, in-process;
+- lessons: the lessons' notebooks, their checks, hidden checks and known mistakes;
+- pipeline: grading end to end (nbgrader, the sandbox, record and replay, class runs, release);
+- environment: installation, JupyterLab as `make lab` starts it, the GPU check, the browser.
+The level is the test's folder (tests/unit/, tests/lessons/, ...). Until the files move
+there (/work/notes/regroup.sh), FLAT_LAYOUT says which level each file will go to.
+
+The notebook and pipeline runs (nbgrader, kernels, class runs, servers, browsers) are also
+marked `slow`; `make test-fast` leaves them out.
+"""
+
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,12 +50,128 @@ def venv_environment() -> dict[str, str]:
     return nbgrader_env()
 
 
+TESTS = Path(__file__).resolve().parent
+LEVELS = ("unit", "lessons", "pipeline", "environment")
+
+#: The level of each test file while the suite is still flat. regroup.sh reads this table to
+#: move each file into tests/<level>/; after the move the folder says it and this goes.
+FLAT_LAYOUT = {
+    "test_checks.py": "unit",
+    "test_datasets.py": "unit",
+    "test_device.py": "unit",
+    "test_layout.py": "unit",
+    "test_long_gap.py": "unit",
+    "test_references.py": "unit",
+    "test_references_gru.py": "unit",
+    "test_references_lstm.py": "unit",
+    "test_bptt_checks.py": "lessons",
+    "test_known_wrong.py": "lessons",
+    "test_leak_scan.py": "lessons",
+    "test_notebooks.py": "lessons",
+    "test_readme_totals.py": "lessons",
+    "test_sequence_models.py": "lessons",
+    "test_text_generation.py": "lessons",
+    "test_class_faults.py": "pipeline",
+    "test_cli.py": "pipeline",
+    "test_grading.py": "pipeline",
+    "test_grading_hostile.py": "pipeline",
+    "test_grading_pipeline.py": "pipeline",
+    "test_nbgrader_honest.py": "pipeline",
+    "test_probe.py": "pipeline",
+    "test_safe_html.py": "pipeline",
+    "test_sandbox.py": "pipeline",
+    "test_gpu_check.py": "environment",
+    "test_install.py": "environment",
+    "test_lab.py": "environment",
+    "browser/test_hostile_submission.py": "environment",
+    "browser/test_lab_browser.py": "environment",
+}
+
+#: Every test of these folders starts JupyterLab and drives Chromium.
+SLOW_FOLDERS = {"browser"}
+
+#: Notebook and pipeline runs in files whose other tests are quick, by file and test name
+#: (the rest of the suite marks its own with @pytest.mark.slow). Each runs nbgrader, a lesson's
+#: cells, worker processes, a kernel or pytest itself, for tens of seconds on 2 cores.
+SLOW_RUNS = {
+    "test_class_faults.py": {  # spawn worker processes and kill them
+        "test_a_dead_worker_costs_only_its_own_task_which_is_retried",
+        "test_a_task_that_kills_every_worker_is_given_up_after_the_retry",
+        "test_stopping_terminates_the_workers",
+    },
+    "test_cli.py": {  # nbgrader generate over every lesson; the learner's `check` command
+        "test_build_check_passes_on_the_repository",
+        "test_build_check_names_a_hand_edited_lesson",
+        "test_check_refuses_what_is_not_a_lesson",
+    },
+    "test_gpu_check.py": {  # run pytest and tools/gpu_check.py in a subprocess
+        "test_every_cuda_test_is_marked_cuda",
+        "test_without_cuda_it_says_so_and_claims_nothing",
+    },
+    "test_leak_scan.py": {"test_no_student_side_callable_passes_a_graded_check"},  # every lesson's cells
+    "test_notebooks.py": {"test_lessons_are_generated_from_solutions"},  # nbgrader generate
+    "test_sandbox.py": {  # nbgrader autograde in the sandbox; kernels with and without it
+        "test_nbgrader_autograde_through_the_sandbox",
+        "test_report_overhead",
+    },
+}
+
+
+def level_of(path: Path) -> str | None:
+    """unit, lessons, pipeline or environment: the folder under tests/, else FLAT_LAYOUT."""
+    relative = path.resolve().relative_to(TESTS)
+    if relative.parts[0] in LEVELS:
+        return relative.parts[0]
+    return FLAT_LAYOUT.get(relative.as_posix())
+
+
+def _is_slow_run(item: pytest.Item) -> bool:
+    path = Path(item.path)
+    if SLOW_FOLDERS & set(path.resolve().relative_to(TESTS).parts[:-1]):
+        return True
+    return getattr(item, "originalname", item.name) in SLOW_RUNS.get(path.name, ())
+
+
+def _warn_of_stale_names(modules: dict) -> None:
+    """A test in SLOW_RUNS that was renamed would silently become part of `make test-fast`."""
+    for path, module in modules.items():
+        missing = sorted(name for name in SLOW_RUNS.get(path.name, ()) if not hasattr(module, name))
+        if missing:
+            warnings.warn(
+                f"tests/conftest.py SLOW_RUNS names tests that {path.name} does not have: {missing}",
+                pytest.PytestConfigWarning,
+                stacklevel=1,
+            )
+
+
 def pytest_collection_modifyitems(items):
-    """A test that skips for want of a GPU ("no CUDA GPU ...") is a CUDA test: mark it
-    `cuda`, so that `make gpu-check` (pytest -m cuda) runs every one of them."""
+    """Mark each test with its level and, for the notebook and pipeline runs, `slow`.
+
+    A test that skips for want of a GPU ("no CUDA GPU ...") is a CUDA test: mark it `cuda`,
+    so that `make gpu-check` (pytest -m cuda) runs every one of them."""
+    unplaced, modules = set(), {}
     for item in items:
+        path = Path(item.path)
+        level = level_of(path)
+        if level:
+            item.add_marker(level)
+        else:
+            unplaced.add(path.name)
+        if _is_slow_run(item):
+            item.add_marker(pytest.mark.slow)
+        if getattr(item, "module", None) is not None:
+            modules.setdefault(path, item.module)
+
         if item.get_closest_marker("cuda"):
             continue
         reasons = [str(mark.kwargs.get("reason", "")) for mark in item.iter_markers("skipif")]
         if any("no CUDA GPU" in reason for reason in reasons):
             item.add_marker(pytest.mark.cuda)
+    if unplaced:
+        warnings.warn(
+            f"no level for {sorted(unplaced)}: put each under tests/<{'|'.join(LEVELS)}>/ "
+            "(before the regrouping: add it to FLAT_LAYOUT in tests/conftest.py)",
+            pytest.PytestConfigWarning,
+            stacklevel=1,
+        )
+    _warn_of_stale_names(modules)

@@ -213,3 +213,80 @@ def test_the_centred_difference_oracle_is_no_drop_in_for_numerical_gradient():
         centred_difference(lambda v: v**3, x, np.ones(4), 1e-2)
     step = centred_difference(lambda v: v**3, x, np.ones(4), h=1e-2)
     assert rel_error(step, 3 * x**2 + 1e-4) < 1e-9
+
+
+# --------------------------------------------------------------------------- lessons 01 and 02: declarations, cases, harness
+
+from course.checks import fc_layers, rnn_cell  # noqa: E402
+from course.checks.core import graded_checks  # noqa: E402
+
+#: Each builder with a shape its hidden check may ask for, and the shapes it must return.
+CASE_BUILDERS = [
+    (fc_layers.affine_case, (2, 3, 4), [(2, 3), (3, 4), (4,), (2, 4)]),
+    (fc_layers.activation_case, (), [(), ()]),
+    (fc_layers.softmax_case, (3, 4), [(3, 4), (3,)]),
+    (fc_layers.numerical_gradient_case, (2, 2, 3), [(2, 2, 3), (3, 2), (2, 2, 3), None]),
+    (fc_layers.fc_feedback_case, (2, 3, 4), [(2, 3), (2, 4), (7, 4), (4,)]),
+    (rnn_cell.step_case, (2, 3, 4), [(2, 3), (2, 4), (3, 4), (4, 4), (4,)]),
+    (rnn_cell.sequence_case, (2, 5, 3, 4), [(2, 5, 3), (2, 4), (3, 4), (4, 4), (4,)]),
+    (rnn_cell.temporal_affine_case, (2, 5, 3, 4), [(2, 5, 3), (3, 4), (4,)]),
+]
+
+
+@pytest.mark.parametrize("builder, shape, shapes", CASE_BUILDERS, ids=[builder.__name__ for builder, _, _ in CASE_BUILDERS])
+def test_one_builder_makes_the_visible_and_the_hidden_inputs(builder, shape, shapes):
+    fixed = builder()
+    assert all(a is None or np.array_equal(a, b) for a, b in zip(fixed, builder()))  # the visible case is fixed
+    drawn = builder(np.random.default_rng(0), shape)
+    assert [None if a is None else np.shape(a) for a in drawn] == shapes
+    again = builder(np.random.default_rng(0), shape)
+    assert all(a is None or np.array_equal(a, b) for a, b in zip(drawn, again))  # the same seed, the same case
+    assert all(a is None or isinstance(a, np.ndarray) for a in drawn)  # a 0-d array, never a Python float
+
+
+def test_one_hot_cases_leave_the_last_class_out_when_asked():
+    idx, V = rnn_cell.one_hot_case()
+    assert V == 6 and idx.max() < V - 1
+    idx, V = rnn_cell.one_hot_case(np.random.default_rng(0), (40, 5, 3), leave_last_out=True)
+    assert idx.shape == (40, 5) and V == 3 and idx.max() == 1
+    assert rnn_cell.one_hot_case(np.random.default_rng(0), (40, 5, 3), leave_last_out=False)[0].max() == 2
+
+
+@pytest.mark.parametrize("lesson", ["fc_layers", "rnn_cell"])
+def test_every_declared_check_is_a_graded_function_with_a_catalog(lesson):
+    """The declared visible checks are found without a list, and they are exactly the
+    graded functions whose known mistakes the catalog proves caught."""
+    import importlib
+
+    checks = graded_checks(importlib.import_module(f"course.checks.{lesson}"))
+    assert set(checks) == set(importlib.import_module(f"autograder.mistakes.{lesson}").CORRECT)
+    if lesson == "rnn_cell":  # the one exercise that is not a NumPy function: a class, through its harness
+        assert checks["rnn_cell_module"].harness is rnn_cell.rnn_cell_module_harness
+
+
+def test_the_module_harness_builds_the_class_only_inside_the_check():
+    class RNNCellModule(torch.nn.Module):  # the student copy's stub
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            raise NotImplementedError()
+
+    (step,) = rnn_cell.rnn_cell_module_harness(RNNCellModule)  # builds nothing yet
+    with pytest.raises(CheckFailed, match="^RNNCellModule still raises NotImplementedError"):
+        rnn_cell.rnn_cell_module(RNNCellModule)
+    with pytest.raises(NotImplementedError):
+        step(*rnn_cell.step_case())
+
+
+def test_the_module_harness_names_a_module_that_does_not_fit_the_layout(capsys):
+    class Unregistered(torch.nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.Wx = torch.zeros(input_size, hidden_size)  # a plain tensor: not a parameter
+
+        def forward(self, x, h):
+            return torch.tanh(x @ self.Wx)
+
+    with pytest.raises(CheckFailed) as failure:
+        rnn_cell.rnn_cell_module(Unregistered)
+    assert str(failure.value).startswith("Unregistered: it should have the parameters Wx, Wh and b")
+    assert failure.value._render_traceback_() == [f"CheckFailed: {failure.value}"]

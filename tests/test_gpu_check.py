@@ -1,20 +1,17 @@
 """`make gpu-check` on a machine without CUDA: it says so, claims nothing and exits 0.
-On a GPU machine the same command runs the CUDA paths (tools/gpu_check.py)."""
+On a GPU machine the same command runs the CUDA paths (autograder/gpu_check.py)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 
-from autograder import COURSE_ROOT
-
-sys.path.insert(0, str(COURSE_ROOT / "tools"))
-import gpu_check  # noqa: E402
+from autograder import COURSE_ROOT, gpu_check
 
 
 def test_without_cuda_it_says_so_and_claims_nothing():
     # CUDA_VISIBLE_DEVICES="" hides any GPU, so this holds on a GPU machine too.
-    result = subprocess.run([sys.executable, str(COURSE_ROOT / "tools/gpu_check.py")], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "autograder.gpu_check"], capture_output=True,
                             text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "sees no CUDA GPU" in result.stdout and "nothing was checked" in result.stdout

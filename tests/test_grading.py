@@ -70,7 +70,8 @@ def test_problems_are_named_in_the_summary(graded):
     assert any("corrupt notebook" in p for p in outcomes["corrupt"].problems)
     assert any("missing notebook fc_layers.ipynb" in p for p in outcomes["renamed"].problems)
     assert any("time limit" in p for p in outcomes["loop"].problems)
-    assert any("hidden checks failed" in p for p in outcomes["cheat"].problems)
+    assert outcomes["cheat"].hidden_failures  # structured: which cell, which check, the fixed message
+    assert any("hidden checks failed" in p for p in outcomes["cheat"].notes())
 
 
 def test_nothing_outside_the_output_folder_changes(graded):

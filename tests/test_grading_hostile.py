@@ -135,7 +135,7 @@ def hostile(tmp_path_factory):
 
 
 def _describe(outcome: Outcome) -> str:
-    return (f"score {outcome.score}, not_graded {outcome.not_graded!r}, problems {outcome.problems}, cells "
+    return (f"score {outcome.score}, not_graded {outcome.not_graded!r}, problems {outcome.notes()}, cells "
             f"{[(c.grade_id, c.points, c.message[:80]) for c in outcome.cells if c.points < c.max_points]}")
 
 
@@ -152,7 +152,7 @@ def test_each_hostile_submission_gets_its_expected_result(hostile, fixture):
         assert not outcome.not_graded, _describe(outcome)
         assert outcome.score == fixture.expected, f"{fixture.description}: {_describe(outcome)}"
     if fixture.problem:
-        assert any(fixture.problem in p for p in outcome.problems), f"{fixture.problem!r} not in {outcome.problems}"
+        assert any(fixture.problem in p for p in outcome.notes()), f"{fixture.problem!r} not in {outcome.notes()}"
 
 
 @pytest.mark.slow

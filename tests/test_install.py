@@ -1,10 +1,20 @@
 """The two installation paths (pip: pyproject.toml, conda: environment.yml) list the same
-direct dependencies with the same version constraints, and the pip path pins torch."""
+direct dependencies with the same version constraints, and the pip path pins torch.
+The git hooks (.pre-commit-config.yaml) run the dev dependencies' tools from .venv, and the
+nbstripout hook gives back a committed notebook exactly, nbgrader's metadata included."""
+
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
+import nbformat
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -57,3 +67,54 @@ def test_installed_versions_satisfy_the_pins():
         assert specifier.contains(installed, prereleases=True) or name == "torch" and installed.startswith("2.13.0"), (
             f"{name} {installed} does not satisfy {specifier}"
         )
+
+
+def _hooks() -> dict[str, dict]:
+    config = yaml.safe_load((COURSE_ROOT / ".pre-commit-config.yaml").read_text())
+    return {hook["id"]: {**hook, "repo": repo["repo"]} for repo in config["repos"] for hook in repo["hooks"]}
+
+
+def test_every_hook_runs_a_dev_dependency_from_the_venv():
+    # No hook downloads anything: each is local and runs a tool that `make install` put in .venv.
+    dev = _pip_requirements()
+    for hook_id, hook in _hooks().items():
+        tool = shlex.split(hook["entry"])[0]
+        assert hook["repo"] == "local" and tool.startswith(".venv/bin/"), f"{hook_id} runs {tool}"
+        assert tool.removeprefix(".venv/bin/") in dev, f"{hook_id}: {tool} is not a dev dependency"
+
+
+@pytest.mark.parametrize("path", ["solutions/03_bptt/bptt.ipynb", "lessons/03_bptt/bptt.ipynb"])
+def test_nbstripout_hook_gives_back_the_committed_notebook(path, tmp_path):
+    """Run and saved in JupyterLab (outputs, execution counts, timing and kernel metadata),
+    then stripped by the hook: byte for byte the committed notebook, cell ids and nbgrader's
+    metadata (grade ids, points, locks, checksums) kept."""
+    hook = _hooks()["nbstripout"]
+    assert re.fullmatch(hook["files"], path)
+    committed = COURSE_ROOT / path
+    executed = tmp_path / Path(path).name
+    notebook = nbformat.read(committed, as_version=4)
+    assert any("nbgrader" in cell.metadata for cell in notebook.cells)
+    for count, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        cell.execution_count = count + 1
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="out  OK\n"),
+            nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="}),
+        ]
+        cell.metadata.update(ExecuteTime={"end_time": "2026-01-01T00:00:00"}, scrolled=True)
+    notebook.metadata.language_info.update(version="3.11.7", mimetype="text/x-python", file_extension=".py")
+    nbformat.write(notebook, executed)
+
+    command = shlex.split(hook["entry"])
+    assert command[0] == ".venv/bin/nbstripout"
+    # the venv's nbstripout is the one running these tests: `python -m nbstripout`
+    subprocess.run([sys.executable, "-m", "nbstripout", *command[1:], str(executed)], check=True, cwd=tmp_path)
+    assert executed.read_bytes() == committed.read_bytes()
+
+
+def test_git_drivers_named_in_gitattributes_are_the_ones_make_configures():
+    attributes = (COURSE_ROOT / ".gitattributes").read_text()
+    assert re.search(r"^\*\.ipynb\s+diff=jupyternotebook\s+merge=jupyternotebook$", attributes, re.M)
+    makefile = (COURSE_ROOT / "Makefile").read_text()
+    for setting in ("diff.jupyternotebook.command", "merge.jupyternotebook.driver"):
+        assert f"git config --local {setting}" in makefile, f"make install does not set {setting}"
+    assert shutil.which("git-nbdiffdriver", path=str(Path(sys.executable).parent)), "nbdime is not installed"

@@ -150,9 +150,13 @@ def test_rnn_cell_module_matches_rnncell_and_trains(rng):
     cell = load_into(torch.nn.RNNCell(3, 4, dtype=torch.float64), Wx, Wh, b)
     with torch.no_grad():
         expected = _np(cell(_t(x, "cpu"), _t(h0, "cpu")))
-    _close(rnn_ref.rnn_cell_module_forward(x, h0, Wx, Wh, b), expected)
     module = rnn_ref.RNNCellModule(3, 4)
     assert {name: tuple(p.shape) for name, p in module.named_parameters()} == {"Wx": (3, 4), "Wh": (4, 4), "b": (4,)}
+    module = module.to(torch.float64)
+    with torch.no_grad():
+        for name, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+            getattr(module, name).copy_(_t(value, "cpu"))
+        _close(_np(module(_t(x, "cpu"), _t(h0, "cpu"))), expected)
 
 
 # --------------------------------------------------------------------------- lesson 03: backpropagation through time

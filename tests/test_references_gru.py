@@ -1,5 +1,6 @@
 """Lesson 05's NumPy references against torch.nn.GRUCell and torch.nn.GRU(batch_first=True):
 forward values and autograd gradients, on the CPU and on CUDA when present."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,13 +12,23 @@ from course.torch_layout import load_into
 
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]),
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
+        ],
+    ),
 ]
 
 
 def _weights(rng, D, H):
-    return (rng.normal(scale=0.5, size=(D, 3 * H)), rng.normal(scale=0.5, size=(H, 3 * H)),
-            rng.normal(scale=0.5, size=3 * H), rng.normal(scale=0.5, size=3 * H))
+    return (
+        rng.normal(scale=0.5, size=(D, 3 * H)),
+        rng.normal(scale=0.5, size=(H, 3 * H)),
+        rng.normal(scale=0.5, size=3 * H),
+        rng.normal(scale=0.5, size=3 * H),
+    )
 
 
 def _torch(module, x, h0, Wx, Wh, bx, bh, dout, device, suffix):
@@ -27,7 +38,14 @@ def _torch(module, x, h0, Wx, Wh, bx, bh, dout, device, suffix):
     out = module(xt, ht[None])[0] if suffix else module(xt, ht)
     out.backward(torch.tensor(dout, device=device))
     p = {n: getattr(module, n + suffix).grad.cpu().numpy() for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    grads = (xt.grad.cpu().numpy(), ht.grad.cpu().numpy(), p["weight_ih"].T, p["weight_hh"].T, p["bias_ih"], p["bias_hh"])
+    grads = (
+        xt.grad.cpu().numpy(),
+        ht.grad.cpu().numpy(),
+        p["weight_ih"].T,
+        p["weight_hh"].T,
+        p["bias_ih"],
+        p["bias_hh"],
+    )
     return out.detach().cpu().numpy(), grads
 
 

@@ -1,5 +1,6 @@
 """Lesson 04's NumPy references against PyTorch: torch.nn.LSTMCell and torch.nn.LSTM for the
 forward passes, autograd through them for the backward passes, on the CPU and on CUDA when present."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,11 @@ DEVICES = [
 
 
 def _weights(rng, D, H):
-    return rng.normal(scale=0.5, size=(D, 4 * H)), rng.normal(scale=0.5, size=(H, 4 * H)), rng.normal(scale=0.5, size=4 * H)
+    return (
+        rng.normal(scale=0.5, size=(D, 4 * H)),
+        rng.normal(scale=0.5, size=(H, 4 * H)),
+        rng.normal(scale=0.5, size=4 * H),
+    )
 
 
 def _t(value, device, grad=False):
@@ -39,8 +44,14 @@ def test_step_matches_lstm_cell(device, N, D, H):
     ((th * _t(dnext_h, device)).sum() + (tc * _t(dnext_c, device)).sum()).backward()
     np.testing.assert_allclose(next_h, th.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(next_c, tc.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
-    for ours, theirs in ((dx, xt.grad), (dh, ht.grad), (dc, ct.grad), (dWx, cell.weight_ih.grad.T), (dWh, cell.weight_hh.grad.T),
-                         (db, cell.bias_ih.grad)):
+    for ours, theirs in (
+        (dx, xt.grad),
+        (dh, ht.grad),
+        (dc, ct.grad),
+        (dWx, cell.weight_ih.grad.T),
+        (dWh, cell.weight_hh.grad.T),
+        (db, cell.bias_ih.grad),
+    ):
         np.testing.assert_allclose(ours, theirs.cpu().numpy(), rtol=1e-9, atol=1e-11)
 
 
@@ -59,8 +70,13 @@ def test_sequence_matches_lstm(device, N, T, D, H):
     out, _ = layer(xt, (h0t, torch.zeros_like(h0t)))
     (out * _t(dh, device)).sum().backward()
     np.testing.assert_allclose(h, out.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
-    for ours, theirs in ((dx, xt.grad), (dh0, h0t.grad[0]), (dWx, layer.weight_ih_l0.grad.T), (dWh, layer.weight_hh_l0.grad.T),
-                         (db, layer.bias_ih_l0.grad)):
+    for ours, theirs in (
+        (dx, xt.grad),
+        (dh0, h0t.grad[0]),
+        (dWx, layer.weight_ih_l0.grad.T),
+        (dWh, layer.weight_hh_l0.grad.T),
+        (db, layer.bias_ih_l0.grad),
+    ):
         np.testing.assert_allclose(ours, theirs.cpu().numpy(), rtol=1e-9, atol=1e-11)
 
 
@@ -68,10 +84,14 @@ def test_module_matches_step():
     rng = np.random.default_rng(7)
     x, h, c = rng.normal(size=(3, 4)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
     Wx, Wh, b = _weights(rng, 4, 2)
-    next_h, next_c = ref.module_adapter(ref._module_class())(x, h, c, Wx, Wh, b)
+    module = ref.LSTMCellModule(4, 2).to(torch.float64)
+    with torch.no_grad():
+        for name, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
+            getattr(module, name).copy_(torch.from_numpy(value))
+        next_h, next_c = module(torch.from_numpy(x), torch.from_numpy(h), torch.from_numpy(c))
     expected = ref.lstm_step_forward(x, h, c, Wx, Wh, b)
-    np.testing.assert_allclose(next_h, expected[0], rtol=1e-12)
-    np.testing.assert_allclose(next_c, expected[1], rtol=1e-12)
+    np.testing.assert_allclose(next_h.numpy(), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(next_c.numpy(), expected[1], rtol=1e-12)
 
 
 def test_step_cache_has_the_documented_layout():

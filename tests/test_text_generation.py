@@ -1,36 +1,96 @@
 """Lesson 07's references on the real data, and the properties its notebook relies on."""
+
 from __future__ import annotations
 
+import re
 import string
 
 import nbformat
 import numpy as np
+import pytest
 import torch
 
 from autograder import COURSE_ROOT
+from autograder.reference import text_generation as ref
+from course.checks import core as check_core
 from course.checks import text_generation as check
 from course.datasets import CharVocab, load_alice
-from autograder.reference import text_generation as ref
 
 NOTEBOOK = COURSE_ROOT / "solutions" / "07_text_generation" / "text_generation.ipynb"
 
 
-def test_notebook_adapters_equal_the_reference_adapters():
-    cells = {c.id: c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells}
-    namespace = {"np": np, "torch": torch, "string": string, "check": check, "CharVocab": CharVocab,
-                 "CharLSTM": ref.CharLSTM, "generate": ref.generate, "remove_punctuation": ref.remove_punctuation}
-    for cell_id in ("remove_punctuation_adapter", "char_lstm_adapter", "generate_adapter"):
-        exec(cells[cell_id], namespace)  # noqa: S102  (our own locked cells)
+def test_graded_cells_pass_the_learners_own_objects_and_no_adapter_is_given():
+    cells = nbformat.read(NOTEBOOK, as_version=4).cells
+    nbgrader = [(c, c.metadata.get("nbgrader", {})) for c in cells]
+    solutions = "\n".join(c.source for c, meta in nbgrader if meta.get("solution"))
+    passed = []
+    for cell, meta in nbgrader:
+        if not meta.get("grade"):
+            continue
+        visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS")
+        call = re.fullmatch(r"check\.(\w+)\((\w+)\)", visible.strip())
+        assert call, f"{meta['grade_id']}: the check gets one object"
+        assert f"hidden.{call[1]}({call[2]})" in hidden, meta["grade_id"]
+        # What the cell passes is the learner's own definition, not something a given cell made.
+        assert re.search(rf"^(def|class) {call[2]}\b", solutions, re.MULTILINE), call[2]
+        passed.append(call[2])
+    assert passed == ["remove_punctuation", "prefix_sequences", "CharLSTM", "masked_cross_entropy", "generate"]
+    assert not any("adapter" in c.id or "adapter" in c.source for c in cells), "an adapter cell is left"
+
+
+def _stub_class(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_harnesses_build_nothing_until_the_check_calls_them():
+    # A class or function that still raises fails inside the check's call, with the plain message.
+    for harness in (check.remove_punctuation_harness, check.char_lstm_harness, check.generate_harness):
+        (function,) = harness(_stub_class)
+        assert callable(function)
+    for graded in (check.remove_punctuation, check.char_lstm, check.generate):
+        with pytest.raises(check_core.CheckFailed, match="still raises NotImplementedError"):
+            graded(_stub_class)
+
+
+def test_char_lstm_harness_reports_the_models_own_layers_and_results():
+    (forward,) = check.char_lstm_harness(ref.CharLSTM)
     x = check.model_inputs(None, 3, 8, 5)
-    for mine, theirs in zip(namespace["char_lstm_forward"](x, 5, 4, 3, 0), ref.char_lstm_forward_reference(x, 5, 4, 3, 0)):
-        np.testing.assert_array_equal(mine, theirs)
-    W, seed_text = check.toy_logits(None, 5, 2.0), np.array([0, 3])
-    for mine, theirs in zip(namespace["generate_indices"](W, seed_text, 40, 0.7, 3),
-                            ref.generate_adapter(ref.generate)(W, seed_text, 40, 0.7, 3)):
-        np.testing.assert_array_equal(mine, theirs)
-    codes = np.array([ord(c) for c in "a, b!\tc"])
-    np.testing.assert_array_equal(namespace["remove_punctuation_codes"](codes),
-                                  ref.remove_punctuation_adapter(ref.remove_punctuation)(codes))
+    (order, dropout_p, config, _, _, _, _, _, logits_eval, W_emb, *_, resumed, other_rates) = forward(x, 5, 4, 3, 0)
+    assert order.tolist() == check.EXPECTED_ORDER and dropout_p.tolist() == [check.DROPOUT]
+    assert config.tolist() == [2, check.DROPOUT, 1] and other_rates.tolist() == [0.25, 0.25]
+    torch.manual_seed(0)
+    model = ref.CharLSTM(5, 4, 3).double().eval()  # what the harness built, at the same seed
+    with torch.no_grad():
+        np.testing.assert_array_equal(model(torch.as_tensor(x))[0].numpy(), logits_eval)
+    np.testing.assert_array_equal(W_emb, model.embedding.weight.detach().numpy())
+    np.testing.assert_allclose(resumed, logits_eval[:, 4:], rtol=0, atol=1e-12)
+
+
+def test_generate_harness_returns_the_indices_the_learners_text_spells():
+    (generate_indices,) = check.generate_harness(ref.generate)
+    W, seed_indices = check.toy_logits(None, 5, 2.0), np.array([0, 3])
+    indices, training_calls = generate_indices(W, seed_indices, 40, 0.7, 3)
+    vocab = CharVocab("abcde")
+    text = ref.generate(check.ToyModel(W), vocab, vocab.decode(seed_indices), num_chars=40, temperature=0.7, seed=3)
+    np.testing.assert_array_equal(indices, vocab.encode(text))
+    assert int(training_calls) == 0
+    (codes_function,) = check.remove_punctuation_harness(ref.remove_punctuation)
+    codes = codes_function(np.array([ord(c) for c in "a, b!\tc"]))
+    assert "".join(map(chr, codes)) == "a b\tc" and codes.dtype == np.int64
+
+
+def test_hidden_prefix_suspects_come_from_the_catalog_of_mistakes():
+    from autograder.hidden import text_generation as hidden
+    from autograder.mistakes import text_generation as mistakes
+
+    lines, seq_len, pad = [np.array([1, 2, 3]), np.array([4]), np.array([5, 6, 7, 8, 9, 1, 2])], 4, 10
+    suspects = hidden._prefix_suspects(True, lines, seq_len, pad)
+    wrong = {w.name: w for w in mistakes.VARIANTS["prefix_sequences"]}
+    assert set(suspects) == {wrong[name].hint for name in hidden.PREFIX_SUSPECTS}
+    for name in hidden.PREFIX_SUSPECTS:
+        for got, expected in zip(suspects[wrong[name].hint], wrong[name].functions[0](lines, seq_len, pad)):
+            np.testing.assert_array_equal(got, expected)
+    assert hidden._prefix_suspects(False, lines, seq_len, pad) is None  # a learner's kernel: no catalog
 
 
 def test_punctuation_free_alice_has_letters_digits_space_and_newline_only():
@@ -97,7 +157,12 @@ def test_char_lstm_oracle_equals_the_reference_model_in_eval_mode():
     model = ref.CharLSTM(6, 5, 4).double().eval()
     x = check.model_inputs(None, 4, 9, 6)
     weights = [getattr(model.lstm, f"{name}_l{k}").detach().numpy() for k in range(2) for name in check.GATE_WEIGHTS]
-    expected = check._lstm_oracle(x, model.embedding.weight.detach().numpy(), weights,
-                                  model.head.weight.detach().numpy(), model.head.bias.detach().numpy())
+    expected = check._lstm_oracle(
+        x,
+        model.embedding.weight.detach().numpy(),
+        weights,
+        model.head.weight.detach().numpy(),
+        model.head.bias.detach().numpy(),
+    )
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.as_tensor(x))[0].numpy(), expected, rtol=0, atol=1e-12)

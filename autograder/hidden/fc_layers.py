@@ -1,4 +1,7 @@
-"""Hidden checks for lesson 01: random shapes, edge cases and the NumPy references."""
+"""Hidden checks for lesson 01: random shapes, edge cases and the NumPy references.
+
+Each draws its cases with the visible check's case builder (``visible.*_case(rng, shape)``)
+and compares through the visible check's ``compare_*`` function."""
 from __future__ import annotations
 
 import functools
@@ -23,17 +26,16 @@ def _shapes(rng: np.random.Generator):
 @hidden_check("affine_forward")
 def affine_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, d, m in _shapes(rng):
-        visible.compare_affine_forward(report, *functions, rng.normal(size=(n, d)), rng.normal(size=(d, m)),
-                                       rng.normal(size=m), reference=ref and ref.affine_forward)
+    for shape in _shapes(rng):
+        x, W, b, _ = visible.affine_case(rng, shape)
+        visible.compare_affine_forward(report, *functions, x, W, b, reference=ref and ref.affine_forward)
 
 
 @hidden_check("affine_forward", "affine_backward")
 def affine_backward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, d, m in _shapes(rng):
-        visible.compare_affine_backward(report, *functions, rng.normal(size=(n, d)), rng.normal(size=(d, m)),
-                                        rng.normal(size=m), rng.normal(size=(n, m)),
+    for shape in _shapes(rng):
+        visible.compare_affine_backward(report, *functions, *visible.affine_case(rng, shape),
                                         reference=ref and (ref.affine_forward, ref.affine_backward))
 
 
@@ -47,11 +49,11 @@ def _activation(kind, report, functions, rng, with_reference):
     ref = _reference(with_reference)
     forward_ref = ref and getattr(ref, f"{kind}_forward")
     for shape in _any_shapes(rng):
-        x = np.asarray(rng.normal(scale=3.0, size=shape))  # a 0-d array, not a float, for shape ()
+        x, dout = visible.activation_case(rng, shape)
         if len(functions) == 1:
             visible.compare_activation_forward(report, kind, functions[0], x, reference=forward_ref)
         else:
-            visible.compare_activation_backward(report, kind, *functions, x, np.asarray(rng.normal(size=shape)),
+            visible.compare_activation_backward(report, kind, *functions, x, dout,
                                                 reference=ref and (forward_ref, getattr(ref, f"{kind}_backward")))
 
 
@@ -81,10 +83,8 @@ def softmax_cross_entropy(report, functions, rng, with_reference):
     # compare_softmax_cross_entropy adds, for every case, the batch + 1000, its rows on very
     # different scales, and a wrong class far above the true one.
     for n, _, v in _shapes(rng):
-        v = max(v, 2)
-        scores = rng.normal(scale=5.0, size=(n, v))
-        y = rng.integers(0, v, size=n)
-        visible.compare_softmax_cross_entropy(report, *functions, scores, y, reference=ref and ref.softmax_cross_entropy)
+        visible.compare_softmax_cross_entropy(report, *functions, *visible.softmax_case(rng, (n, max(v, 2))),
+                                              reference=ref and ref.softmax_cross_entropy)
 
 
 @hidden_check("numerical_gradient")
@@ -92,30 +92,20 @@ def numerical_gradient(report, functions, rng, with_reference):
     # 2-D cases (x**3 and tanh(x A)), then x of other shapes (x**3 only): "any shape".
     cases = [((n, d), m) for n, d, m in _shapes(rng)[:5]] + [((4,), 2), ((2, 2, 3), 2), ((), 1)]
     for shape, m in cases:
-        # x and dout for x**3 kept away from 0, where its relative error means little.
-        x = np.asarray(rng.uniform(0.3, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape))
-        dout_cube = np.asarray(rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape))
-        d = shape[-1] if shape else 1
-        A = rng.normal(scale=0.5 / np.sqrt(d), size=(d, m))  # keeps tanh(x A) out of saturation
-        dout_product = rng.normal(size=(shape[0], m)) if len(shape) == 2 else None
-        visible.compare_numerical_gradient(report, *functions, x, A, dout_cube, dout_product)
+        visible.compare_numerical_gradient(report, *functions, *visible.numerical_gradient_case(rng, shape, m))
 
 
 @hidden_check("fc_feedback_step")
 def fc_feedback_step(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, d, h in _shapes(rng):
-        W = rng.normal(scale=1 / np.sqrt(d + h), size=(d + h, h))
-        visible.compare_fc_feedback_step(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
-                                         W, rng.normal(scale=0.1, size=h), reference=ref and ref.fc_feedback_step)
+    for shape in _shapes(rng):
+        visible.compare_fc_feedback_step(report, *functions, *visible.fc_feedback_case(rng, shape),
+                                         reference=ref and ref.fc_feedback_step)
 
 
 @hidden_check("affine_gradients_autograd")
 def affine_gradients_autograd(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, d, m in _shapes(rng)[:5]:
-        # Inside a learner's kernel (no reference) the comparison falls back to centred
-        # differences; the grader replays with the reference.
-        visible.compare_affine_gradients_autograd(report, *functions, rng.normal(size=(n, d)), rng.normal(size=(d, m)),
-                                                  rng.normal(size=m), rng.normal(size=(n, m)),
+    for shape in _shapes(rng)[:5]:
+        visible.compare_affine_gradients_autograd(report, *functions, *visible.affine_case(rng, shape),
                                                   reference=ref and (ref.affine_forward, ref.affine_backward))

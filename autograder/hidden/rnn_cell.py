@@ -1,10 +1,10 @@
 """Hidden checks for lesson 02: random shapes, edge cases (one step, a batch of one,
 D != H and D == H, a nonzero initial state) and the NumPy references.
 
-The step's and the temporal affine layer's caches are tuples of arrays, which the grader's
-record carries: they are verified here as in the visible checks. rnn_forward's cache is a
-list, which the record does not carry, so the visible check alone verifies it (on the
-learner's real list, in the graded cell itself)."""
+Each draws its cases with the visible check's case builder (``visible.*_case(rng, shape)``)
+and compares through the visible check's ``compare_*`` function. Every cache (a
+tuple of arrays, or rnn_forward's list of step caches) is carried by the grader's record
+(``course.recording``) and verified here as in the visible checks."""
 from __future__ import annotations
 
 import functools
@@ -27,53 +27,42 @@ def _shapes(rng: np.random.Generator):
     return EDGE_SHAPES + [tuple(int(v) for v in rng.integers(1, 7, size=4)) for _ in range(RANDOM_CASES)]
 
 
-def _weights(rng, d, h):
-    Wx = rng.normal(scale=1 / np.sqrt(d), size=(d, h))
-    Wh = rng.normal(scale=1 / np.sqrt(h), size=(h, h))
-    return Wx, Wh, rng.normal(scale=0.5, size=h)
-
-
 @hidden_check("rnn_step_forward")
 def rnn_step_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for n, _, d, h in _shapes(rng):
-        visible.compare_rnn_step_forward(report, *functions, rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
-                                         *_weights(rng, d, h), reference=ref and ref.rnn_step_forward)
+        visible.compare_rnn_step_forward(report, *functions, *visible.step_case(rng, (n, d, h)),
+                                         reference=ref and ref.rnn_step_forward)
 
 
 @hidden_check("rnn_forward")
 def rnn_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, t, d, h in _shapes(rng):
-        visible.compare_rnn_forward(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
-                                    *_weights(rng, d, h), reference=ref and ref.rnn_forward, check_cache=False)
+    for shape in _shapes(rng):
+        visible.compare_rnn_forward(report, *functions, *visible.sequence_case(rng, shape),
+                                    reference=ref and ref.rnn_forward)
 
 
 @hidden_check("one_hot")
 def one_hot(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for case, (n, t, _, v) in enumerate(_shapes(rng)):
-        v = v + 1  # at least 2 classes
-        # Every other case leaves the last class out: V is an argument, not idx.max() + 1.
-        idx = rng.integers(0, v - 1 if case % 2 == 0 else v, size=(n, t))
+        # At least 2 classes; every other case leaves the last class out.
+        idx, v = visible.one_hot_case(rng, (n, t, v + 1), leave_last_out=case % 2 == 0)
         visible.compare_one_hot(report, *functions, idx, v, reference=ref and ref.one_hot)
 
 
 @hidden_check("temporal_affine_forward")
 def temporal_affine_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, t, h, m in _shapes(rng):
-        visible.compare_temporal_affine_forward(report, *functions, rng.normal(size=(n, t, h)), rng.normal(size=(h, m)),
-                                                rng.normal(size=m), reference=ref and ref.temporal_affine_forward)
+    for shape in _shapes(rng):
+        visible.compare_temporal_affine_forward(report, *functions, *visible.temporal_affine_case(rng, shape),
+                                                reference=ref and ref.temporal_affine_forward)
 
 
-@hidden_check("rnn_cell_module_forward")
+@hidden_check("rnn_cell_module_forward", harness=visible.rnn_cell_module_harness)
 def rnn_cell_module(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    for n, t, d, h in _shapes(rng)[:6]:
-        visible.compare_rnn_cell_module(report, *functions, rng.normal(size=(n, t, d)), np.tanh(rng.normal(size=(n, h))),
-                                        *_weights(rng, d, h), reference=ref and _step_only(ref))
-
-
-def _step_only(ref):
-    return lambda *args: ref.rnn_step_forward(*args)[0]
+    for shape in _shapes(rng)[:6]:
+        visible.compare_rnn_cell_module(report, *functions, *visible.sequence_case(rng, shape),
+                                        reference=ref and ref.rnn_step_forward)

@@ -4,7 +4,12 @@ padded length T greater than every length; a real token equal to the padding val
 one; a one-step window; a class that never occurs and a (label, prediction) pair that occurs
 twice; one, two and three stacked layers; a model with dropout that starts in eval mode, a
 second input and another loss. Expected values come from the references (grader side); in a
-learner's kernel (``with_reference`` false) the functions are only called, to be recorded."""
+learner's kernel (``with_reference`` false) the functions are only called, to be recorded.
+The values of known mistakes, which name a mistake in a hint, come from the catalog
+(``autograder.mistakes.sequence_models``), imported with the references only.
+The models and the training step go through the visible checks' harnesses: the learner's
+classes and train_step there, the references' here."""
+
 from __future__ import annotations
 
 import functools
@@ -12,9 +17,26 @@ import functools
 import numpy as np
 
 from course.checks import sequence_models as visible
+
 from . import hidden_check, lesson_reference
 
 _reference = functools.partial(lesson_reference, __name__)
+
+
+def _suspects(check: str, names, part: int, *args, output: int | None = None) -> dict:
+    """{hint: value} for the named known mistakes of ``check``: what each one's function ``part``
+    (in the check's argument order) returns on copies of ``args``; ``output`` picks one result of
+    a tuple. Grader side only (call it when ``with_reference`` is true)."""
+    from autograder.mistakes import (
+        sequence_models as mistakes,  # a graded kernel cannot read it
+    )
+
+    known = {wrong.name: wrong for wrong in mistakes.VARIANTS[check]}
+    suspects = {}
+    for name in names:
+        value = known[name].functions[part](*(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+        suspects[known[name].hint] = value if output is None else value[output]
+    return suspects
 
 
 def _lengths(rng, case, N, T):
@@ -36,8 +58,9 @@ def _lengths(rng, case, N, T):
 @hidden_check("pad_sequences")
 def pad_sequences(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    shapes = [(1, 1), (3, 4), (5, 7), (2, 1), (4, 3), (3, 5)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9)))
-                                                                 for _ in range(2)]
+    shapes = [(1, 1), (3, 4), (5, 7), (2, 1), (4, 3), (3, 5)] + [
+        (int(rng.integers(2, 7)), int(rng.integers(2, 9))) for _ in range(2)
+    ]
     for case, (N, T) in enumerate(shapes):
         lengths = _lengths(rng, case, N, T)
         if case % 3 == 1:
@@ -47,39 +70,44 @@ def pad_sequences(report, functions, rng, with_reference):
         if case % 2 == 0:
             seqs[-1][-1] = pad_value  # a real token equal to pad_value
         expected = ref.pad_sequences([s.copy() for s in seqs], pad_value) if ref else None
-        visible.compare_pad_sequences(report, *functions, seqs, pad_value, expected, oracle="reference", check_seqs=False)
+        visible.compare_pad_sequences(
+            report, *functions, seqs, pad_value, expected, oracle="reference"
+        )
 
 
 @hidden_check("length_mask")
 def length_mask(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    shapes = [(1, 1), (3, 4), (4, 6), (2, 1), (3, 5), (5, 3)] + [(int(rng.integers(2, 7)), int(rng.integers(2, 9)))
-                                                                 for _ in range(2)]
+    shapes = [(1, 1), (3, 4), (4, 6), (2, 1), (3, 5), (5, 3)] + [
+        (int(rng.integers(2, 7)), int(rng.integers(2, 9))) for _ in range(2)
+    ]
     for case, (N, T) in enumerate(shapes):
         lengths = _lengths(rng, case, N, T)
         expected = ref.length_mask(lengths.copy(), T) if ref else None
         visible.compare_length_mask(report, *functions, lengths, T, expected, oracle="reference")
 
 
-def _window_suspects(ref, series, target, window):
-    if not ref:
-        return None
-    X, _ = ref.make_windows(series, target, window)
-    later = np.concatenate([X[1:], series[None, len(target) - window:]]) if len(X) else X
-    return {"X": {visible.X_SHIFTED: later}, "y": {visible.Y_TODAY: ref.persistence_forecast(target, window)}}
+def _window_suspects(series, target, window):
+    return {
+        "X": _suspects("make_windows", ("shifted",), 0, series, target, window, output=0),
+        "y": _suspects("make_windows", ("target_today",), 0, series, target, window, output=1),
+    }
 
 
 @hidden_check("make_windows")
 def make_windows(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(5, 1, 1), (8, 3, 2), (12, 4, 3), (6, 5, 1)] + [(int(rng.integers(6, 15)), int(rng.integers(1, 5)),
-                                                             int(rng.integers(1, 4))) for _ in range(3)]
+    cases = [(5, 1, 1), (8, 3, 2), (12, 4, 3), (6, 5, 1)] + [
+        (int(rng.integers(6, 15)), int(rng.integers(1, 5)), int(rng.integers(1, 4))) for _ in range(3)
+    ]
     for T, window, F in cases:
         series = rng.normal(size=(T, F))
         target = rng.normal(size=T)
         expected = ref.make_windows(series.copy(), target.copy(), window) if ref else None
-        visible.compare_make_windows(report, *functions, series, target, window, expected,
-                                     _window_suspects(ref, series, target, window), oracle="reference", check_new=False)
+        suspects = _window_suspects(series, target, window) if ref else None
+        visible.compare_make_windows(
+            report, *functions, series, target, window, expected, suspects, oracle="reference", check_new=False
+        )
 
 
 @hidden_check("persistence_forecast")
@@ -89,9 +117,10 @@ def persistence_forecast(report, functions, rng, with_reference):
     for T, window in cases:
         target = rng.normal(size=T)
         expected = ref.persistence_forecast(target.copy(), window) if ref else None
-        suspects = {visible.PERSIST_TRUTH: target[window:], visible.PERSIST_START: target[:-window]} if ref else None
-        visible.compare_persistence(report, *functions, target, window, expected, suspects, oracle="reference",
-                                    check_new=False)
+        suspects = _suspects("persistence_forecast", ("truth", "window_start"), 0, target, window) if ref else None
+        visible.compare_persistence(
+            report, *functions, target, window, expected, suspects, oracle="reference", check_new=False
+        )
 
 
 @hidden_check("accuracy", "confusion_matrix", "mean_absolute_error")
@@ -117,59 +146,90 @@ def metrics(report, functions, rng, with_reference):
         y_pred[0], y_pred[1] = y_true[0] + 1.5, y_true[1] - 0.5  # errors of both signs, one above and one below 1
         expected = suspects = None
         if ref:
-            expected = (ref.accuracy(logits, labels), ref.confusion_matrix(labels, predictions, C),
-                        ref.mean_absolute_error(y_true, y_pred))
-            counts = expected[1]
-            once = np.zeros_like(counts)
-            once[labels, predictions] = 1
-            d = y_true - y_pred
-            suspects = {"accuracy": {visible.ACCURACY_COUNT: float(np.sum(predictions == labels))},
-                        "confusion": {visible.CONFUSION_ONCE: once},
-                        "MAE": {visible.MAE_SQUARED: np.mean(d**2), visible.MAE_SIGNED: np.mean(d),
-                                visible.MAE_RMSE: np.sqrt(np.mean(d**2))}}
-            present = np.union1d(labels, predictions)
-            if len(present) < C:
-                suspects["confusion"][visible.CONFUSION_SHAPE] = counts[:present.max() + 1, :present.max() + 1]
-        visible.compare_metrics(report, *functions, logits, labels, predictions, C, y_true, y_pred, expected, suspects,
-                                oracle="reference")
+            expected = (
+                ref.accuracy(logits, labels),
+                ref.confusion_matrix(labels, predictions, C),
+                ref.mean_absolute_error(y_true, y_pred),
+            )
+            # accuracy is function 0 of the check, confusion_matrix 1, mean_absolute_error 2
+            suspects = {
+                "accuracy": _suspects("metrics", ("accuracy_count",), 0, logits, labels),
+                "confusion": _suspects(
+                    "metrics", ("confusion_plus_equals", "confusion_classes_from_data"), 1, labels, predictions, C
+                ),
+                "MAE": _suspects("metrics", ("mae_squared", "mae_no_abs", "mae_rmse"), 2, y_true, y_pred),
+            }
+        visible.compare_metrics(
+            report, *functions, logits, labels, predictions, C, y_true, y_pred, expected, suspects, oracle="reference"
+        )
 
 
-@hidden_check("intent_classifier_forward")
+@hidden_check("IntentClassifier", harness=visible.intent_harness)
 def intent_classifier(report, functions, rng, with_reference):
     ref = _reference(with_reference)
-    cases = [(3, 5), (1, 4), (4, 6), (1, 1), (3, 3)] + [(int(rng.integers(2, 6)), int(rng.integers(2, 7))) for _ in range(2)]
+    cases = [(3, 5), (1, 4), (4, 6), (1, 1), (3, 3)] + [
+        (int(rng.integers(2, 6)), int(rng.integers(2, 7))) for _ in range(2)
+    ]
     for case, (N, T) in enumerate(cases):
         V, E, H, C = int(rng.integers(3, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(2, 6))
         lengths = _lengths(rng, case, N, T)
         tokens = visible.intent_tokens(rng, lengths, T, V)
         state = visible.intent_state(rng, V, E, H, C)
-        visible.compare_intent_classifier(report, *functions, state, tokens, lengths,
-                                          reference=ref and ref.intent_adapter(ref.IntentClassifier))
+        visible.compare_intent_classifier(
+            report,
+            *functions,
+            state,
+            tokens,
+            lengths,
+            reference=ref and visible.intent_harness(ref.IntentClassifier)[0],
+        )
 
 
-@hidden_check("forecaster_forward")
+@hidden_check("Forecaster", harness=visible.forecaster_harness)
 def forecaster(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     # (N, T, F, H, L): one, two and three layers; a batch of one; one step; one feature
     cases = [(1, 1, 1, 2, 2), (1, 5, 3, 2, 3), (4, 3, 2, 5, 3), (3, 6, 4, 3, 1)] + [
-        (int(rng.integers(2, 6)), int(rng.integers(2, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 5)), 2) for _ in range(2)]
+        (int(rng.integers(2, 6)), int(rng.integers(2, 7)), int(rng.integers(1, 4)), int(rng.integers(1, 5)), 2)
+        for _ in range(2)
+    ]
     for N, T, F, H, L in cases:
         state = visible.forecaster_state(rng, F, H, L)
-        visible.compare_forecaster(report, *functions, state, rng.normal(size=(N, T, F)),
-                                   reference=ref and ref.forecaster_adapter(ref.Forecaster))
+        visible.compare_forecaster(
+            report,
+            *functions,
+            state,
+            rng.normal(size=(N, T, F)),
+            reference=ref and visible.forecaster_harness(ref.Forecaster)[0],
+        )
 
 
-@hidden_check("train_step_run")
+@hidden_check("train_step", harness=visible.train_step_harness)
 def train_step(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     # (N, D, C, steps, dropout, second input, loss): every case index has its own combination
-    cases = [(1, 2, 2, 2, 0.0, False, "cross_entropy"), (5, 3, 4, 3, 0.4, False, "cross_entropy"),
-             (8, 4, 3, 3, 0.0, True, "multi_margin_loss"), (6, 3, 3, 3, 0.3, True, "cross_entropy")] + [
-        (int(rng.integers(2, 9)), int(rng.integers(1, 5)), int(rng.integers(2, 5)), 3, 0.2, True, "multi_margin_loss")]
+    cases = [
+        (1, 2, 2, 2, 0.0, False, "cross_entropy"),
+        (5, 3, 4, 3, 0.4, False, "cross_entropy"),
+        (8, 4, 3, 3, 0.0, True, "multi_margin_loss"),
+        (6, 3, 3, 3, 0.3, True, "cross_entropy"),
+    ] + [(int(rng.integers(2, 9)), int(rng.integers(1, 5)), int(rng.integers(2, 5)), 3, 0.2, True, "multi_margin_loss")]
     for N, D, C, steps, dropout, second, loss in cases:
         W, b = rng.normal(size=(C, D)), rng.normal(scale=0.2, size=C)
         x, y = rng.normal(size=(N, D)), rng.integers(0, C, size=N)
         offset = rng.normal(size=(N, C)) if second else None
-        visible.compare_train_step(report, *functions, W, b, x, y, float(rng.uniform(0.1, 0.6)), steps, dropout=dropout,
-                                   offset=offset, loss=loss, seed=int(rng.integers(0, 2**31 - 1)),
-                                   reference=ref and ref.train_step_adapter(ref.train_step))
+        visible.compare_train_step(
+            report,
+            *functions,
+            W,
+            b,
+            x,
+            y,
+            float(rng.uniform(0.1, 0.6)),
+            steps,
+            dropout=dropout,
+            offset=offset,
+            loss=loss,
+            seed=int(rng.integers(0, 2**31 - 1)),
+            reference=ref and visible.train_step_harness(ref.train_step)[0],
+        )

@@ -1,4 +1,9 @@
-"""Known-wrong variants of lesson 03's graded functions."""
+"""Known-wrong variants of lesson 03's graded functions, in the learner's form (functions of
+dicts where the notebook's are): the checks' harnesses call them as they call the learner's.
+
+The hidden checks name some of these mistakes by their hint when a learner's values match
+(autograder.hidden.bptt.NAMED_MISTAKES): those hints are written to be read as hints, and the
+visible checks' own messages contain them."""
 from __future__ import annotations
 
 import numpy as np
@@ -166,23 +171,27 @@ def loss_divides_by_unmasked(x, y, mask):
 
 
 # ---------------------------------------------------------------- clip_gradients
+def _norm(grads):
+    return float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+
+
 def clip_elementwise(grads, max_norm):
-    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    norm = _norm(grads)
     return {k: np.clip(g, -max_norm, max_norm) for k, g in grads.items()}, norm
 
 
 def clip_norm_after(grads, max_norm):
     clipped, _ = ref.clip_gradients(grads, max_norm)
-    return clipped, float(np.sqrt(sum(np.sum(g**2) for g in clipped.values())))
+    return clipped, _norm(clipped)
 
 
 def clip_per_array(grads, max_norm):
-    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    norm = _norm(grads)
     return {k: g * min(1.0, max_norm / np.linalg.norm(g)) for k, g in grads.items()}, norm
 
 
 def clip_always_rescales(grads, max_norm):
-    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    norm = _norm(grads)
     return {k: g * max_norm / norm for k, g in grads.items()}, norm
 
 
@@ -401,7 +410,7 @@ def loss_float32_dx(x, y, mask):
 
 
 def clip_scales_in_place(grads, max_norm):
-    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    norm = _norm(grads)
     if norm > max_norm:
         for g in grads.values():
             g *= max_norm / norm  # the caller's arrays, scaled
@@ -409,7 +418,7 @@ def clip_scales_in_place(grads, max_norm):
 
 
 def clip_rebinds_entries(grads, max_norm):
-    norm = float(np.sqrt(sum(np.sum(g**2) for g in grads.values())))
+    norm = _norm(grads)
     scale = max_norm / norm if norm > max_norm else 1.0
     for k in grads:
         grads[k] = grads[k] * scale  # new arrays, but in the caller's dict, which is returned
@@ -462,8 +471,6 @@ def sample_state_into_h0(params, seed_idx, h0, length, temperature, rng):
 
 
 
-CA = ref.clip_gradients_adapter
-
 VARIANTS: dict[str, list[Wrong]] = {
     "rnn_step_backward": [
         Wrong("tanh_of_preactivation", "tanh's derivative taken from the pre-activation", (F, step_backward_tanh_of_preactivation), BOTH,
@@ -471,14 +478,14 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("no_tanh_derivative", "tanh's derivative left out", (F, step_backward_no_tanh_derivative), BOTH,
               hint="multiply by tanh's derivative"),
         Wrong("Wh_not_transposed", "dprev_h = da @ Wh instead of da @ Wh.T", (F, step_backward_Wh_not_transposed), BOTH,
-              hint="dprev_h: wrong values at index [0, 2] -> dprev_h (N, H): the gradient at tanh's input back through Wh, transposed"),
+              hint="the gradient at tanh's input back through Wh transposed (da Wh^T, not da Wh)"),
         Wrong("dWh_from_next_h", "dWh = next_h.T @ da", (F, step_backward_dWh_from_next_h), BOTH,
-              hint="dWh: wrong values at index [2, 2] -> dWh (H, H): the state that entered the step (prev_h)"),
+              hint="dWh (H, H): the state that entered the step (prev_h, not next_h)"),
         Wrong("db_mean", "db averaged over the batch", (F, step_backward_db_mean), BOTH, hint="db sums over the batch, not a mean"),
         Wrong("sign_error", "da = dnext_h * (next_h**2 - 1)", (F, step_backward_sign_error), BOTH, hint="the sign is flipped"),
         Wrong("scales_dnext_h", "dnext_h *= ... overwrites the caller's upstream gradient", (F, step_backward_scales_dnext_h), BOTH,
               hint="dnext_h: dnext_h was left changed"),
-        Wrong("squares_cached_state", "next_h **= 2 inside the backward: the cache changed", (F, step_backward_squares_cached_state), VISIBLE,
+        Wrong("squares_cached_state", "next_h **= 2 inside the backward: the cache changed", (F, step_backward_squares_cached_state), BOTH,
               hint="cache: cache was left changed"),
         Wrong("float32", "gradients returned as float32", (F, step_backward_float32), BOTH, hint="dx dtype: got ndarray of float32"),
     ],
@@ -488,8 +495,8 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("overwrites_all", "= instead of += for every parameter gradient", (B, backward_overwrites_all), BOTH, hint="accumulate with +=, do not overwrite with ="),
         Wrong("forward_in_time", "steps visited from 0 to T-1", (B, backward_forward_in_time), BOTH, hint="walk t from T-1 down to 0"),
         Wrong("skips_first_step", "range(T - 1, 0, -1): step 0 never visited", (B, backward_skips_first_step), BOTH,
-              hint="dh0 is the gradient the step at t = 0 passes back"),
-        Wrong("last_dh_only", "only dh[:, -1] used (many-to-one)", (B, backward_last_dh_only), BOTH, hint="step t's backward gets dh[:, t]"),
+              hint="dh0 is the gradient the step at t = 0 passes back to its previous state"),
+        Wrong("last_dh_only", "only dh[:, -1] used (many-to-one)", (B, backward_last_dh_only), BOTH, hint="step t's backward gets dh[:, t] plus the gradient carried from step t+1"),
         Wrong("subtracts_weight_grads", "dW -= dW_t: the weight gradients negated", (B, backward_subtracts_weight_grads), BOTH, hint="the sign is flipped"),
         Wrong("adds_into_dh", "dh[:, t] += dprev_h into the caller's dh", (B, backward_adds_into_dh), BOTH, hint="dh: dh was left changed"),
         Wrong("reverses_cache", "cache.reverse(): the caller's cache changed", (B, backward_reverses_cache), BOTH, hint="cache: cache was left changed"),
@@ -523,64 +530,64 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("float32_dx", "dx returned as float32", (loss_float32_dx,), BOTH, hint="dx dtype: got ndarray of float32"),
     ],
     "clip_gradients": [
-        Wrong("elementwise", "clipping per element (np.clip) instead of by the global norm", (CA(clip_elementwise),), BOTH,
+        Wrong("elementwise", "clipping per element (np.clip) instead of by the global norm", (clip_elementwise,), BOTH,
               hint="do not clip entries one by one"),
-        Wrong("norm_after", "norm returned after clipping", (CA(clip_norm_after),), BOTH, hint="return the norm measured before clipping"),
-        Wrong("per_array", "each array clipped by its own norm", (CA(clip_per_array),), BOTH, hint="not each array by its own norm"),
-        Wrong("always_rescales", "rescaled to max_norm even when the norm is below it", (CA(clip_always_rescales),), BOTH,
+        Wrong("norm_after", "norm returned after clipping", (clip_norm_after,), BOTH, hint="return the norm measured before clipping"),
+        Wrong("per_array", "each array clipped by its own norm", (clip_per_array,), BOTH, hint="not each array by its own norm"),
+        Wrong("always_rescales", "rescaled to max_norm even when the norm is below it", (clip_always_rescales,), BOTH,
               hint="the global norm is below max_norm here: return the gradients unchanged"),
-        Wrong("squared_norm", "squared norm (no square root)", (CA(clip_squared_norm),), BOTH, hint="the norm is the square root of the sum of squares"),
-        Wrong("scales_in_place", "the caller's arrays scaled in place and the dict returned", (CA(clip_scales_in_place),), BOTH,
+        Wrong("squared_norm", "squared norm (no square root)", (clip_squared_norm,), BOTH, hint="the norm is the square root of the sum of squares"),
+        Wrong("scales_in_place", "the caller's arrays scaled in place and the dict returned", (clip_scales_in_place,), BOTH,
               hint="grads[0]: grads[0] was left changed"),
-        Wrong("rebinds_entries", "new arrays put into the caller's dict, which is returned", (CA(clip_rebinds_entries),), BOTH,
+        Wrong("rebinds_entries", "new arrays put into the caller's dict, which is returned", (clip_rebinds_entries,), BOTH,
               hint="new dict: returned the grads dict itself"),
-        Wrong("float32", "clipped arrays as float32", (CA(clip_float32),), BOTH, hint="grads[0] dtype: got ndarray of float32"),
+        Wrong("float32", "clipped arrays as float32", (clip_float32,), BOTH, hint="grads[0] dtype: got ndarray of float32"),
     ],
     "char_rnn_loss": [
-        Wrong("from_zeros", "h_prev ignored: the RNN starts from zeros", (ref.char_rnn_loss_adapter(char_loss_from_zeros),), BOTH,
+        Wrong("from_zeros", "h_prev ignored: the RNN starts from zeros", (char_loss_from_zeros,), BOTH,
               hint="start the RNN from h_prev, not from zeros"),
-        Wrong("first_state", "h[:, 0] returned instead of h[:, -1]", (ref.char_rnn_loss_adapter(char_loss_first_state),), BOTH,
+        Wrong("first_state", "h[:, 0] returned instead of h[:, -1]", (char_loss_first_state,), BOTH,
               hint="h_last is the state after the last step"),
-        Wrong("targets_are_inputs", "the loss scored against the inputs, not the targets", (ref.char_rnn_loss_adapter(char_loss_targets_are_inputs),), BOTH,
+        Wrong("targets_are_inputs", "the loss scored against the inputs, not the targets", (char_loss_targets_are_inputs,), BOTH,
               hint="not with x_idx"),
-        Wrong("no_carry", "rnn_backward without the carried gradient", (ref.char_rnn_loss_adapter(char_loss_no_carry),), BOTH,
+        Wrong("no_carry", "rnn_backward without the carried gradient", (char_loss_no_carry,), BOTH,
               hint="rnn_backward must carry the gradient across steps"),
-        Wrong("overwrites_h_prev", "h_prev[:] = h_last: the caller's state changed", (ref.char_rnn_loss_adapter(char_loss_overwrites_h_prev),), BOTH,
+        Wrong("overwrites_h_prev", "h_prev[:] = h_last: the caller's state changed", (char_loss_overwrites_h_prev,), BOTH,
               hint="h_prev: h_prev was left changed"),
     ],
     "tbptt_step": [
-        Wrong("resets_state", "hidden state reset between chunks", (ref.tbptt_step_adapter(tbptt_resets_state),), BOTH,
+        Wrong("resets_state", "hidden state reset between chunks", (tbptt_resets_state,), BOTH,
               hint="start each chunk from h_prev"),
-        Wrong("no_clipping", "gradients not clipped", (ref.tbptt_step_adapter(tbptt_no_clipping),), BOTH, hint="clip the gradients"),
-        Wrong("ascent", "params += lr * grad", (ref.tbptt_step_adapter(tbptt_ascent),), BOTH, hint="descend: subtract learning_rate * gradient"),
-        Wrong("rebinds_params", "a new dict built: the caller's params never change", (ref.tbptt_step_adapter(tbptt_rebinds_params),), BOTH,
+        Wrong("no_clipping", "gradients not clipped", (tbptt_no_clipping,), BOTH, hint="clip the gradients"),
+        Wrong("ascent", "params += lr * grad", (tbptt_ascent,), BOTH, hint="descend: subtract learning_rate * gradient"),
+        Wrong("rebinds_params", "a new dict built: the caller's params never change", (tbptt_rebinds_params,), BOTH,
               hint="update the arrays in params"),
-        Wrong("loss_after_update", "loss reported after the update", (ref.tbptt_step_adapter(tbptt_loss_after_update),), BOTH,
+        Wrong("loss_after_update", "loss reported after the update", (tbptt_loss_after_update,), BOTH,
               hint="return the loss computed before the update"),
-        Wrong("overwrites_h_prev", "h_prev[:] = h_last: the caller's state changed", (ref.tbptt_step_adapter(tbptt_overwrites_h_prev),), BOTH,
+        Wrong("overwrites_h_prev", "h_prev[:] = h_last: the caller's state changed", (tbptt_overwrites_h_prev,), BOTH,
               hint="h_prev 0: h_prev 0 was left changed"),
-        Wrong("fixed_learning_rate", "learning_rate ignored (0.1)", (ref.tbptt_step_adapter(tbptt_fixed_learning_rate),), HIDDEN,
+        Wrong("fixed_learning_rate", "learning_rate ignored (0.1)", (tbptt_fixed_learning_rate,), HIDDEN,
               hint="-= learning_rate * (its clipped gradient)"),
-        Wrong("fixed_max_norm", "max_norm ignored (5.0)", (ref.tbptt_step_adapter(tbptt_fixed_max_norm),), BOTH,
+        Wrong("fixed_max_norm", "max_norm ignored (5.0)", (tbptt_fixed_max_norm,), BOTH,
               hint="clip the gradients"),
     ],
     "sample": [
-        Wrong("ignores_temperature", "temperature ignored", (ref.sample_adapter(sample_ignores_temperature),), BOTH,
+        Wrong("ignores_temperature", "temperature ignored", (sample_ignores_temperature,), BOTH,
               hint="divide the scores by the temperature before the softmax"),
-        Wrong("after_softmax", "temperature applied to the probabilities after the softmax", (ref.sample_adapter(sample_temperature_after_softmax),), BOTH,
+        Wrong("after_softmax", "temperature applied to the probabilities after the softmax", (sample_temperature_after_softmax,), BOTH,
               hint="divide the scores by the temperature before the softmax"),
-        Wrong("multiplies", "scores multiplied by the temperature", (ref.sample_adapter(sample_multiplies_temperature),), BOTH, hint="(not multiply)"),
-        Wrong("feeds_argmax", "the most likely character fed back instead of the sample", (ref.sample_adapter(sample_feeds_argmax),), BOTH,
-              hint="feed the sampled character back"),
-        Wrong("resets_state", "h0 used at every step", (ref.sample_adapter(sample_resets_state),), BOTH, hint="carry the hidden state from step to step"),
-        Wrong("no_max_shift", "no max subtracted: overflows at a tiny temperature", (ref.sample_adapter(sample_no_max_shift),), BOTH,
+        Wrong("multiplies", "scores multiplied by the temperature", (sample_multiplies_temperature,), BOTH, hint="divide the scores by the temperature (not multiply)"),
+        Wrong("feeds_argmax", "the most likely character fed back instead of the sample", (sample_feeds_argmax,), BOTH,
+              hint="feed the sampled character back as the next input, not the most likely one"),
+        Wrong("resets_state", "h0 used at every step", (sample_resets_state,), BOTH, hint="carry the hidden state from step to step: each step starts from the state the previous one returned"),
+        Wrong("no_max_shift", "no max subtracted: overflows at a tiny temperature", (sample_no_max_shift,), BOTH,
               hint="np.exp overflows at a tiny temperature"),
-        Wrong("includes_seed", "the seed character returned as the first sample", (ref.sample_adapter(sample_includes_seed),), BOTH,
-              hint="not the seed character first"),
-        Wrong("ignores_h0", "the state argument ignored: starts from zeros", (ref.sample_adapter(sample_ignores_h0),), BOTH,
-              hint="start from the given state h0"),
-        Wrong("float_indices", "indices returned as floats", (ref.sample_adapter(sample_float_indices),), BOTH, hint="expected an integer array"),
-        Wrong("state_into_h0", "h[:] = ... with h = h0: the caller's h0 overwritten", (ref.sample_adapter(sample_state_into_h0),), BOTH,
+        Wrong("includes_seed", "the seed character returned as the first sample", (sample_includes_seed,), BOTH,
+              hint="return the generated characters only, not the seed character first"),
+        Wrong("ignores_h0", "the state argument ignored: starts from zeros", (sample_ignores_h0,), BOTH,
+              hint="start from the given state h0, not from zeros"),
+        Wrong("float_indices", "indices returned as floats", (sample_float_indices,), BOTH, hint="expected an integer array"),
+        Wrong("state_into_h0", "h[:] = ... with h = h0: the caller's h0 overwritten", (sample_state_into_h0,), BOTH,
               hint="h0: h0 was left changed"),
     ],
 }
@@ -591,8 +598,8 @@ CORRECT = {
     "rnn_backward": (B, ref.rnn_backward),
     "temporal_affine_backward": (ref.temporal_affine_forward, ref.temporal_affine_backward),
     "temporal_softmax_loss": (ref.temporal_softmax_loss,),
-    "clip_gradients": (ref.clip_gradients_arrays,),
-    "char_rnn_loss": (ref.char_rnn_loss_arrays,),
-    "tbptt_step": (ref.tbptt_step_arrays,),
-    "sample": (ref.sample_arrays,),
+    "clip_gradients": (ref.clip_gradients,),
+    "char_rnn_loss": (ref.char_rnn_loss,),
+    "tbptt_step": (ref.tbptt_step,),
+    "sample": (ref.sample,),
 }

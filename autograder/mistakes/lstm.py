@@ -1,4 +1,5 @@
 """Known-wrong variants of lesson 04's graded functions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ F, B = ref.lstm_step_forward, ref.lstm_forward
 def _step(x, prev_h, prev_c, Wx, Wh, b, order="ifgo", input_gate=True, tanh_c=True, forget_on="c"):
     a = x @ Wx + prev_h @ Wh + b
     H = prev_h.shape[1]
-    blocks = dict(zip(order, (a[:, k * H:(k + 1) * H] for k in range(4))))
+    blocks = dict(zip(order, (a[:, k * H : (k + 1) * H] for k in range(4))))
     i, f, g, o = sig(blocks["i"]), sig(blocks["f"]), np.tanh(blocks["g"]), sig(blocks["o"])
     next_c = f * (prev_c if forget_on == "c" else prev_h) + (i * g if input_gate else g)
     next_h = o * (np.tanh(next_c) if tanh_c else next_c)
@@ -42,7 +43,7 @@ def step_forget_on_h(*args):
 def step_g_sigmoid(x, prev_h, prev_c, Wx, Wh, b):
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b
-    i, f, g, o = (sig(a[:, k * H:(k + 1) * H]) for k in range(4))  # a sigmoid for the candidate too
+    i, f, g, o = (sig(a[:, k * H : (k + 1) * H]) for k in range(4))  # a sigmoid for the candidate too
     next_c = f * prev_c + i * g
     return o * np.tanh(next_c), next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
 
@@ -64,7 +65,7 @@ def step_caches_preactivations(x, prev_h, prev_c, Wx, Wh, b):
     next_h, next_c, cache = ref.lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
     a = x @ Wx + prev_h @ Wh + b
     H = prev_h.shape[1]
-    return next_h, next_c, cache[:5] + tuple(a[:, k * H:(k + 1) * H] for k in range(4)) + (next_c,)
+    return next_h, next_c, cache[:5] + tuple(a[:, k * H : (k + 1) * H] for k in range(4)) + (next_c,)
 
 
 def step_cache_with_b(x, prev_h, prev_c, Wx, Wh, b):
@@ -80,14 +81,23 @@ def step_exp_sigmoid(x, prev_h, prev_c, Wx, Wh, b):
     H = prev_h.shape[1]
     a = x @ Wx + prev_h @ Wh + b
     s = np.exp(a) / (1 + np.exp(a))  # inf / inf for a large a
-    i, f, o, g = s[:, :H], s[:, H:2 * H], s[:, 3 * H:], np.tanh(a[:, 2 * H:3 * H])
+    i, f, o, g = s[:, :H], s[:, H : 2 * H], s[:, 3 * H :], np.tanh(a[:, 2 * H : 3 * H])
     next_c = f * prev_c + i * g
     return o * np.tanh(next_c), next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
 
 
 # ---------------------------------------------------------------- lstm_step_backward
-def _step_backward(dnext_h, dnext_c, cache, tanh_path=True, forget_factor=True, sigmoid_as_tanh=False, db_mean=False,
-                   order="ifgo", tanh_in_place=False):
+def _step_backward(
+    dnext_h,
+    dnext_c,
+    cache,
+    tanh_path=True,
+    forget_factor=True,
+    sigmoid_as_tanh=False,
+    db_mean=False,
+    order="ifgo",
+    tanh_in_place=False,
+):
     x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c = cache
     tc = np.tanh(next_c, out=next_c) if tanh_in_place else np.tanh(next_c)
     dc = dnext_c + (dnext_h * o * (1 - tc**2) if tanh_path else 0)
@@ -121,14 +131,18 @@ def sb_order_ifog(dnext_h, dnext_c, cache):
 def sb_adds_into_dnext_c(dnext_h, dnext_c, cache):
     x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c = cache
     dc = dnext_c
-    dc += dnext_h * o * (1 - np.tanh(next_c)**2)  # writes into the caller's dnext_c
-    da = np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dc * i * (1 - g**2),
-                         dnext_h * np.tanh(next_c) * o * (1 - o)], axis=1)
+    dc += dnext_h * o * (1 - np.tanh(next_c) ** 2)  # writes into the caller's dnext_c
+    da = np.concatenate(
+        [dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dc * i * (1 - g**2), dnext_h * np.tanh(next_c) * o * (1 - o)],
+        axis=1,
+    )
     return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
 def sb_tanh_into_cache(dnext_h, dnext_c, cache):
-    return _step_backward(dnext_h, dnext_c, cache, tanh_in_place=True)  # np.tanh(next_c, out=next_c): a second call differs
+    return _step_backward(
+        dnext_h, dnext_c, cache, tanh_in_place=True
+    )  # np.tanh(next_c, out=next_c): a second call differs
 
 
 def sb_ignores_dnext_c(dnext_h, dnext_c, cache):
@@ -230,9 +244,10 @@ def _backward(dh, cache, carry_h=True, carry_c=True, overwrite=(), reverse=True)
     dx = np.zeros((N, T, D))
     total = {"dWx": np.zeros((D, 4 * H)), "dWh": np.zeros((H, 4 * H)), "db": np.zeros(4 * H)}
     dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
-    for t in (reversed(range(T)) if reverse else range(T)):
-        dx_t, dph, dpc, dWx_t, dWh_t, db_t = ref.lstm_step_backward(dh[:, t] + (dprev_h if carry_h else 0),
-                                                                     dprev_c if carry_c else np.zeros((N, H)), cache[t])
+    for t in reversed(range(T)) if reverse else range(T):
+        dx_t, dph, dpc, dWx_t, dWh_t, db_t = ref.lstm_step_backward(
+            dh[:, t] + (dprev_h if carry_h else 0), dprev_c if carry_c else np.zeros((N, H)), cache[t]
+        )
         dx[:, t] = dx_t
         dprev_h, dprev_c = dph, dpc
         for name, value in (("dWx", dWx_t), ("dWh", dWh_t), ("db", db_t)):
@@ -283,11 +298,17 @@ def backward_skips_step_0(dh, cache):
     N, T, H = dh.shape
     dx, dh0, dWx, dWh, db = ref.lstm_backward(dh[:, 1:], cache[1:]) if T > 1 else (None,) * 5
     if T == 1:
-        return np.zeros((N, 1, cache[0][0].shape[1])), np.zeros((N, H)), np.zeros_like(cache[0][3]), np.zeros_like(cache[0][4]), np.zeros(4 * H)
+        return (
+            np.zeros((N, 1, cache[0][0].shape[1])),
+            np.zeros((N, H)),
+            np.zeros_like(cache[0][3]),
+            np.zeros_like(cache[0][4]),
+            np.zeros(4 * H),
+        )
     return np.concatenate([np.zeros_like(dx[:, :1]), dx], axis=1), dh0, dWx, dWh, db  # range(T - 1, 0, -1)
 
 
-# ---------------------------------------------------------------- lstm_cell_module (through the notebook's adapter)
+# ---------------------------------------------------------------- lstm_cell_module (the class the cell passes)
 class _Module(torch.nn.Module):
     def __init__(self, input_size, hidden_size):
         super().__init__()
@@ -339,40 +360,50 @@ ORDER = "in this order"
 OVERFLOW = "exp overflow"
 FLOAT64 = "float64 expected"
 
+# fmt: off
+# The catalog is a table, one known mistake a line or two: kept as written.
 VARIANTS: dict[str, list[Wrong]] = {
     "lstm_step_forward": [
         Wrong("ifog", "gates split in the order i, f, o, g", (step_ifog,), BOTH, hint=ORDER),
-        Wrong("no_input_gate", "c' = f * c + g: the input gate left out of the cell update", (step_no_input_gate,), BOTH,
+        Wrong("no_input_gate", "c' = f * c + g: the input gate left out of the cell update",
+              (step_no_input_gate,), BOTH,
               hint="the input gate i scales the candidate"),
         Wrong("h_without_tanh", "h' = o * c' without tanh", (step_h_without_tanh,), BOTH, hint="squash the cell state"),
         Wrong("forget_on_h", "the forget gate applied to prev_h instead of prev_c", (step_forget_on_h,), BOTH,
               hint="scales the previous cell state prev_c, not prev_h"),
         Wrong("g_sigmoid", "a sigmoid for the candidate g", (step_g_sigmoid,), BOTH, hint="g is a tanh of its block"),
-        Wrong("prev_c_in_place", "prev_c *= f; prev_c += i * g: the caller's prev_c overwritten", (step_updates_prev_c_in_place,),
+        Wrong("prev_c_in_place", "prev_c *= f; prev_c += i * g: the caller's prev_c overwritten",
+              (step_updates_prev_c_in_place,),
               BOTH, hint="prev_c left changed"),
         Wrong("caches_tanh_c", "the cache holds tanh(next_c) for next_c", (step_caches_tanh_c,), BOTH,
               hint="the cache holds next_c itself, not tanh(next_c)"),
-        Wrong("caches_preactivations", "the cache holds the gates' pre-activations", (step_caches_preactivations,), BOTH,
+        Wrong("caches_preactivations", "the cache holds the gates' pre-activations",
+              (step_caches_preactivations,), BOTH,
               hint="not the pre-activation"),
         Wrong("cache_layout", "the cache in another layout (b inserted)", (step_cache_with_b,), BOTH,
               hint="expected the tuple (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)"),
         Wrong("float32", "computed in float32", (step_float32,), BOTH, hint=FLOAT64),
-        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (step_exp_sigmoid,), BOTH, hint=OVERFLOW),
+        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (step_exp_sigmoid,), BOTH,
+              hint=OVERFLOW),
     ],
     "lstm_step_backward": [
         Wrong("no_forget_factor", "dprev_c = dc, missing the forget-gate factor", (F, sb_no_forget_factor), BOTH,
               hint="dprev_c = dc * f"),
         Wrong("no_tanh_path", "dc = dnext_c: the path through h' = o * tanh(c') left out", (F, sb_no_tanh_path), BOTH,
               hint="two paths"),
-        Wrong("sigmoid_as_tanh", "sigmoid's derivative written as 1 - s**2", (F, sb_sigmoid_as_tanh), BOTH, hint="s * (1 - s)"),
+        Wrong("sigmoid_as_tanh", "sigmoid's derivative written as 1 - s**2", (F, sb_sigmoid_as_tanh), BOTH,
+              hint="s * (1 - s)"),
         Wrong("db_mean", "db averaged over the batch", (F, sb_db_mean), BOTH, hint="db sums da over the batch axis 0"),
-        Wrong("order_ifog", "da stacked in the order i, f, o, g", (F, sb_order_ifog), BOTH, hint="g, o blocks of da are wrong"),
-        Wrong("adds_into_dnext_c", "dc = dnext_c; dc += ...: the caller's dnext_c changed", (F, sb_adds_into_dnext_c), BOTH,
+        Wrong("order_ifog", "da stacked in the order i, f, o, g", (F, sb_order_ifog), BOTH,
+              hint="g, o blocks of da are wrong"),
+        Wrong("adds_into_dnext_c", "dc = dnext_c; dc += ...: the caller's dnext_c changed",
+              (F, sb_adds_into_dnext_c), BOTH,
               hint="dnext_c left changed"),
         Wrong("tanh_into_cache", "np.tanh(next_c, out=next_c) overwrites the cache", (F, sb_tanh_into_cache), BOTH,
               hint="changed its cache"),
         Wrong("float32", "gradients returned as float32", (F, sb_float32), BOTH, hint=FLOAT64),
-        Wrong("ignores_dnext_c", "dnext_c never used: dc from the path through next_h only", (F, sb_ignores_dnext_c), BOTH,
+        Wrong("ignores_dnext_c", "dnext_c never used: dc from the path through next_h only",
+              (F, sb_ignores_dnext_c), BOTH,
               hint="two paths"),
         Wrong("db_keepdims", "db summed with keepdims=True: shape (1, 4H)", (F, sb_db_keepdims), BOTH,
               hint="the documented shape"),
@@ -383,37 +414,45 @@ VARIANTS: dict[str, list[Wrong]] = {
               hint="carry the cell state c"),
         Wrong("ignores_h0", "h0 ignored: starts from zeros", (forward_ignores_h0,), BOTH, hint="starts from h0"),
         Wrong("no_tanh", "h' = o * c' without tanh", (forward_no_tanh,), BOTH, hint="squash the cell state"),
-        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (forward_exp_sigmoid,), BOTH, hint=OVERFLOW),
+        Wrong("exp_sigmoid", "sigmoid written exp(a) / (1 + exp(a)): nan for large a", (forward_exp_sigmoid,), BOTH,
+              hint=OVERFLOW),
         Wrong("float32_h", "h stored in a float32 array", (forward_float32_h,), BOTH, hint=FLOAT64),
         Wrong("h0_in_place", "the state array is h0 itself, updated in place", (forward_updates_h0_in_place,), BOTH,
               hint="h0 left changed"),
         Wrong("squeezes_h", "np.squeeze(h): an axis of size 1 (N, T or H) dropped", (forward_squeezes_h,), HIDDEN,
               hint="the documented shape"),
-        # Sequence caches are lists, which a hidden check's record does not carry: the visible check catches these.
+        # Sequence caches are lists of step caches; the record carries them, so both checks catch these.
         Wrong("one_cell_state_array", "one cell-state array updated in place: every step cache holds it",
-              (forward_one_cell_state_array,), VISIBLE, hint="every step's cache holds the same prev_c array"),
-        Wrong("caches_tanh_c", "every step cache holds tanh(next_c) for next_c", (forward_caches_tanh_c,), VISIBLE,
+              (forward_one_cell_state_array,), BOTH, hint="every step's cache holds the same prev_c array"),
+        Wrong("caches_tanh_c", "every step cache holds tanh(next_c) for next_c", (forward_caches_tanh_c,), BOTH,
               hint="the cache holds next_c itself, not tanh(next_c)"),
-        Wrong("caches_input_as_output", "every step cache holds prev_c where next_c belongs", (forward_caches_prev_c_as_next_c,),
-              VISIBLE, hint="the cache's next_c is prev_c"),
+        Wrong("caches_input_as_output", "every step cache holds prev_c where next_c belongs",
+              (forward_caches_prev_c_as_next_c,),
+              BOTH, hint="the cache's next_c is prev_c"),
     ],
     "lstm_backward": [
-        Wrong("overwrites_dWh", "dWh = ... instead of dWh += ...", (B, backward_overwrites_dWh), BOTH, hint="do not overwrite"),
-        Wrong("drops_dc", "the carried dprev_c dropped across steps", (B, backward_drops_dc), BOTH, hint="carry dprev_c back"),
-        Wrong("drops_dh", "the carried dprev_h dropped across steps", (B, backward_drops_dh), BOTH, hint="carry dprev_h across"),
-        Wrong("forward_in_time", "steps visited from 0 to T-1", (B, backward_forward_in_time), BOTH, hint="walk t = T-1 down to 0"),
+        Wrong("overwrites_dWh", "dWh = ... instead of dWh += ...", (B, backward_overwrites_dWh), BOTH,
+              hint="do not overwrite"),
+        Wrong("drops_dc", "the carried dprev_c dropped across steps", (B, backward_drops_dc), BOTH,
+              hint="carry dprev_c back"),
+        Wrong("drops_dh", "the carried dprev_h dropped across steps", (B, backward_drops_dh), BOTH,
+              hint="carry dprev_h across"),
+        Wrong("forward_in_time", "steps visited from 0 to T-1", (B, backward_forward_in_time), BOTH,
+              hint="walk t = T-1 down to 0"),
         Wrong("adds_into_dh", "dh[:, t] += dprev_h writes into the caller's dh", (B, backward_adds_into_dh), BOTH,
               hint="dh left changed"),
         Wrong("float32_dx", "dx returned as float32", (B, backward_float32_dx), BOTH, hint=FLOAT64),
-        Wrong("last_step_only", "only dh[:, -1] used, as if many-to-one", (B, backward_last_step_only), BOTH, hint="dh[:, t]"),
-        Wrong("skips_step_0", "the loop stops before t = 0", (B, backward_skips_step_0), BOTH, hint="walk t = T-1 down to 0"),
+        Wrong("last_step_only", "only dh[:, -1] used, as if many-to-one", (B, backward_last_step_only), BOTH,
+              hint="dh[:, t]"),
+        Wrong("skips_step_0", "the loop stops before t = 0", (B, backward_skips_step_0), BOTH,
+              hint="walk t = T-1 down to 0"),
     ],
     "lstm_cell_module": [
-        Wrong("ifog", "gates chunked in the order i, f, o, g", (ref.module_adapter(ModuleIfog),), BOTH, hint=ORDER),
-        Wrong("no_tanh", "h' = o * c' without tanh", (ref.module_adapter(ModuleNoTanh),), BOTH, hint="squash the cell state"),
-        Wrong("ignores_c", "the previous cell state never used", (ref.module_adapter(ModuleIgnoresC),), BOTH,
+        Wrong("ifog", "gates chunked in the order i, f, o, g", (ModuleIfog,), BOTH, hint=ORDER),
+        Wrong("no_tanh", "h' = o * c' without tanh", (ModuleNoTanh,), BOTH, hint="squash the cell state"),
+        Wrong("ignores_c", "the previous cell state never used", (ModuleIgnoresC,), BOTH,
               hint="the previous cell state must enter"),
-        Wrong("torch_layout", "parameters stored in torch's (4H, D) layout", (ref.module_adapter(ModuleTorchLayout),), BOTH,
+        Wrong("torch_layout", "parameters stored in torch's (4H, D) layout", (ModuleTorchLayout,), BOTH,
               hint="the course's layout is Wx (D, 4H)"),
     ],
 }
@@ -424,5 +463,6 @@ CORRECT = {
     "lstm_step_backward": (F, ref.lstm_step_backward),
     "lstm_forward": (B,),
     "lstm_backward": (B, ref.lstm_backward),
-    "lstm_cell_module": (ref.module_adapter(ref._module_class()),),
+    "lstm_cell_module": (ref.LSTMCellModule,),
 }
+# fmt: on

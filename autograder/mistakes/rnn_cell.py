@@ -237,7 +237,7 @@ def temporal_affine_float32(x, W, b):
     return out.astype(np.float32), cache
 
 
-# ---------------------------------------------------------------- rnn_cell_module (through the notebook's adapter)
+# ---------------------------------------------------------------- rnn_cell_module (the learner's class; the check builds it)
 class _Module(torch.nn.Module):
     def __init__(self, input_size, hidden_size):
         super().__init__()
@@ -292,10 +292,6 @@ class ModulePlainTensors(torch.nn.Module):
         return torch.tanh(x @ self.Wx + h @ self.Wh + self.b)
 
 
-def _adapter(module_class):
-    return ref.module_adapter(module_class)
-
-
 # As in a notebook: the step lives among the globals that rnn_forward sees, so the
 # check can count the calls a variant makes to it.
 rnn_step_forward = ref.rnn_step_forward
@@ -337,7 +333,7 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("first_input_only", "x[:, 0] at every step", (forward_first_input_only,), BOTH, hint="the step at time t reads x[:, t]"),
         Wrong("Wh_transposed", "prev_h @ Wh.T inside the loop", (forward_Wh_transposed,), BOTH, hint="not prev_h @ Wh.T"),
         Wrong("time_major", "returns (T, N, H)", (forward_time_major,), BOTH, hint="h: shape (4, 2, 5), expected (2, 4, 5)"),
-        Wrong("inlines_the_step", "the step written out in the loop, rnn_step_forward never called", (forward_inlines_the_step,), VISIBLE,
+        Wrong("inlines_the_step", "the step written out in the loop, rnn_step_forward never called", (forward_inlines_the_step,), BOTH,
               hint="called rnn_step_forward 0 times"),
         # generality: the initial state matters
         Wrong("from_zeros", "h0 ignored: starts from zeros", (forward_from_zeros,), BOTH, hint="start from h0, the given initial state"),
@@ -345,10 +341,10 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("updates_h0_in_place", "prev_h[:] = next_h with prev_h = h0", (forward_updates_h0_in_place,), BOTH,
               hint="h0: h0 was left changed -> write results to new arrays"),
         # the cache contract (a list: checked where the learner's real list is seen, the visible check)
-        Wrong("one_state_buffer", "one buffer for every state: all caches alias it", (forward_one_state_buffer,), VISIBLE,
+        Wrong("one_state_buffer", "one buffer for every state: all caches alias it", (forward_one_state_buffer,), BOTH,
               hint="every step's cache holds the same array"),
-        Wrong("cache_reversed", "step caches stored newest first", (forward_cache_reversed,), VISIBLE, hint="step t's cache is what rnn_step_forward returned at step t"),
-        Wrong("cache_of_states", "the cache holds the states, not the step caches", (forward_cache_of_states,), VISIBLE,
+        Wrong("cache_reversed", "step caches stored newest first", (forward_cache_reversed,), BOTH, hint="step t's cache is what rnn_step_forward returned at step t"),
+        Wrong("cache_of_states", "the cache holds the states, not the step caches", (forward_cache_of_states,), BOTH,
               hint="its entries are not all 5-field step caches"),
         # dtype
         Wrong("float32_states", "h allocated as float32", (forward_float32_states,), BOTH, hint="h dtype: got ndarray of float32"),
@@ -377,13 +373,13 @@ VARIANTS: dict[str, list[Wrong]] = {
         Wrong("float32", "out returned as float32", (temporal_affine_float32,), BOTH, hint="out dtype: got ndarray of float32"),
     ],
     "rnn_cell_module": [
-        Wrong("sigmoid", "torch.sigmoid instead of torch.tanh", (_adapter(ModuleSigmoid),), BOTH, hint="tanh, not the sigmoid"),
-        Wrong("no_bias", "self.b left out of forward", (_adapter(ModuleNoBias),), BOTH, hint="did you add the bias b?"),
-        Wrong("Wh_transposed", "h @ self.Wh.T", (_adapter(ModuleWhTransposed),), BOTH, hint="not prev_h @ Wh.T"),
-        Wrong("ignores_h", "h left out of forward", (_adapter(ModuleIgnoresH),), BOTH, hint="prev_h must enter the sum"),
-        Wrong("torch_layout", "parameters stored as (H, D) like torch.nn.RNNCell", (_adapter(ModuleTorchLayout),), BOTH,
+        Wrong("sigmoid", "torch.sigmoid instead of torch.tanh", (ModuleSigmoid,), BOTH, hint="tanh, not the sigmoid"),
+        Wrong("no_bias", "self.b left out of forward", (ModuleNoBias,), BOTH, hint="did you add the bias b?"),
+        Wrong("Wh_transposed", "h @ self.Wh.T", (ModuleWhTransposed,), BOTH, hint="not prev_h @ Wh.T"),
+        Wrong("ignores_h", "h left out of forward", (ModuleIgnoresH,), BOTH, hint="prev_h must enter the sum"),
+        Wrong("torch_layout", "parameters stored as (H, D) like torch.nn.RNNCell", (ModuleTorchLayout,), BOTH,
               hint="the course's layout is Wx (D, H)"),
-        Wrong("plain_tensors", "weights not registered as nn.Parameter", (_adapter(ModulePlainTensors),), BOTH,
+        Wrong("plain_tensors", "weights not registered as nn.Parameter", (ModulePlainTensors,), BOTH,
               hint="should have the parameters Wx, Wh and b"),
     ],
 }
@@ -394,5 +390,5 @@ CORRECT = {
     "rnn_forward": (ref.rnn_forward,),
     "one_hot": (ref.one_hot,),
     "temporal_affine_forward": (ref.temporal_affine_forward,),
-    "rnn_cell_module": (ref.rnn_cell_module_forward,),
+    "rnn_cell_module": (ref.RNNCellModule,),
 }

@@ -1,12 +1,14 @@
-"""Known-wrong variants of lesson 06's graded functions."""
+"""Known-wrong variants of lesson 06's graded functions, in the learner's form: NumPy functions,
+IntentClassifier and Forecaster classes, train_step functions. The hidden checks take the
+values of some of them (those whose ``hint`` is a check's full hint) to name the mistake."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from autograder.reference import sequence_models as ref
-
-from course.checks.sequence_models import MASK_HINT
+from course.checks import sequence_models as check
 
 from . import BOTH, HIDDEN, VISIBLE, Wrong  # noqa: F401  (HIDDEN: for variants caught by one side only)
 
@@ -16,7 +18,7 @@ def pad_left(seqs, pad_value=0):
     lengths = np.array([len(s) for s in seqs])
     out = np.full((len(seqs), lengths.max()), pad_value, dtype=np.int64)
     for row, s in enumerate(seqs):
-        out[row, out.shape[1] - len(s):] = s
+        out[row, out.shape[1] - len(s) :] = s
     return out, lengths
 
 
@@ -54,19 +56,19 @@ def mask_float(lengths, T):
 # ---------------------------------------------------------------- make_windows
 def windows_target_today(series, target, window):
     X, _ = ref.make_windows(series, target, window)
-    return X, np.asarray(target)[window - 1:-1]
+    return X, np.asarray(target)[window - 1 : -1]
 
 
 def windows_shifted(series, target, window):
     T = len(target)
-    X = np.stack([series[i + 1:i + 1 + window] for i in range(T - window)])
+    X = np.stack([series[i + 1 : i + 1 + window] for i in range(T - window)])
     return X, np.asarray(target)[window:]
 
 
 def windows_one_too_many(series, target, window):
     T = len(target)
-    X = np.stack([series[i:i + window] for i in range(T - window + 1)])
-    return X, np.asarray(target)[window - 1:]
+    X = np.stack([series[i : i + window] for i in range(T - window + 1)])
+    return X, np.asarray(target)[window - 1 :]
 
 
 def windows_feature_major(series, target, window):
@@ -76,7 +78,7 @@ def windows_feature_major(series, target, window):
 
 # ---------------------------------------------------------------- persistence_forecast
 def persist_yesterday(target, window):
-    return np.asarray(target)[window - 2:-2] if window >= 2 else np.asarray(target)[:-2]
+    return np.asarray(target)[window - 2 : -2] if window >= 2 else np.asarray(target)[:-2]
 
 
 def persist_truth(target, window):
@@ -129,7 +131,9 @@ class _Intent(torch.nn.Module):
         self.head = torch.nn.Linear(2 * hidden_size, num_classes)
 
     def packed(self, tokens, lengths):
-        return torch.nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return torch.nn.utils.rnn.pack_padded_sequence(
+            self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
 
 
 class IntentNoPacking(_Intent):
@@ -165,7 +169,9 @@ class IntentUnidirectional(torch.nn.Module):
         self.head = torch.nn.Linear(hidden_size, num_classes)
 
     def forward(self, tokens, lengths):
-        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         _, (h_n, _) = self.rnn(packed)
         return self.head(h_n[-1])
 
@@ -267,7 +273,7 @@ def windows_y_view(series, target, window):
 
 
 def persist_view(target, window):
-    return np.asarray(target)[window - 1:-1]
+    return np.asarray(target)[window - 1 : -1]
 
 
 def accuracy_shifts_logits(logits, labels):
@@ -319,7 +325,7 @@ def pad_lengths_by_count(seqs, pad_value=0):
 def pad_longest_first(seqs, pad_value=0):
     out = np.full((len(seqs), len(seqs[0])), pad_value, dtype=np.int64)  # T_max taken from the first row
     for row, s in enumerate(seqs):
-        out[row, :len(s)] = s
+        out[row, : len(s)] = s
     return out, np.array([len(s) for s in seqs], dtype=np.int64)
 
 
@@ -386,112 +392,278 @@ def step_fixed_loss(model, optimizer, inputs, targets, loss_fn):
     return loss.item()
 
 
-_IA, _FA, _TA = ref.intent_adapter, ref.forecaster_adapter, ref.train_step_adapter
-
 VARIANTS: dict[str, list[Wrong]] = {
     "pad_sequences": [
         Wrong("left", "padding on the left", (pad_left,), BOTH, hint="pad on the right"),
         Wrong("zeros", "pad_value ignored: pads with 0", (pad_with_zeros,), BOTH, hint="not with zeros"),
-        Wrong("lengths_t_max", "every length reported as T_max (the mask would count padding)", (pad_lengths_are_t_max,),
-              BOTH, hint="not T_max"),
-        Wrong("float", "a float array of token indices", (pad_float,), BOTH, hint="padded dtype: got float64, expected int64"),
-        Wrong("overwrites_list", "pads the caller's list in place (seqs[i] = padded row)", (pad_overwrites_list,), VISIBLE,
-              hint="seqs was left changed"),
-        Wrong("int32", "int32 token indices (torch losses want int64 targets)", (pad_int32,), BOTH,
-              hint="padded dtype: got int32, expected int64"),
+        Wrong(
+            "lengths_t_max",
+            "every length reported as T_max (the mask would count padding)",
+            (pad_lengths_are_t_max,),
+            BOTH,
+            hint="not T_max",
+        ),
+        Wrong(
+            "float",
+            "a float array of token indices",
+            (pad_float,),
+            BOTH,
+            hint="padded dtype: got float64, expected int64",
+        ),
+        Wrong(
+            "overwrites_list",
+            "pads the caller's list in place (seqs[i] = padded row)",
+            (pad_overwrites_list,),
+            BOTH,
+            hint="seqs was left changed",
+        ),
+        Wrong(
+            "int32",
+            "int32 token indices (torch losses want int64 targets)",
+            (pad_int32,),
+            BOTH,
+            hint="padded dtype: got int32, expected int64",
+        ),
         Wrong("lengths_float", "lengths as float64", (pad_lengths_float,), BOTH, hint="lengths dtype: got float64"),
-        Wrong("lengths_by_count", "lengths counted as the entries that differ from pad_value", (pad_lengths_by_count,), BOTH,
-              hint="do not count the entries that differ from pad_value"),
-        Wrong("longest_first", "T_max taken from the first sequence", (pad_longest_first,), BOTH,
-              hint="pad_sequences raised ValueError"),
+        Wrong(
+            "lengths_by_count",
+            "lengths counted as the entries that differ from pad_value",
+            (pad_lengths_by_count,),
+            BOTH,
+            hint="do not count the entries that differ from pad_value",
+        ),
+        Wrong(
+            "longest_first",
+            "T_max taken from the first sequence",
+            (pad_longest_first,),
+            BOTH,
+            hint="pad_sequences raised ValueError",
+        ),
     ],
     "length_mask": [
         Wrong("le", "t <= length: one padded step counted", (mask_le,), BOTH, hint="not t <= lengths[n]"),
-        Wrong("left", "the mask aligned on the right (left padding)", (mask_left,), BOTH, hint="padding is on the right"),
-        Wrong("all_true", "a mask that counts the padding", (mask_all_true,), BOTH, hint=MASK_HINT),
+        Wrong(
+            "left", "the mask aligned on the right (left padding)", (mask_left,), BOTH, hint="padding is on the right"
+        ),
+        Wrong("all_true", "a mask that counts the padding", (mask_all_true,), BOTH, hint=check.MASK_HINT),
         Wrong("float", "a float mask", (mask_float,), BOTH, hint="mask dtype: got float64, expected bool"),
-        Wrong("ignores_T", "T ignored: max(lengths) columns", (mask_ignores_T,), BOTH, hint="T may exceed max(lengths)"),
+        Wrong(
+            "ignores_T", "T ignored: max(lengths) columns", (mask_ignores_T,), BOTH, hint="T may exceed max(lengths)"
+        ),
     ],
     "make_windows": [
-        Wrong("target_today", "y is the window's last day, not the day after", (windows_target_today,), BOTH,
-              hint="the day AFTER the window"),
-        Wrong("shifted", "X shifted one day later (it contains the target day)", (windows_shifted,), BOTH,
-              hint="ending the day before y[i]"),
-        Wrong("one_too_many", "T - window + 1 windows (a window whose target is its own last day)", (windows_one_too_many,),
-              BOTH, hint="X: shape"),
+        Wrong(
+            "target_today",
+            "y is the window's last day, not the day after",
+            (windows_target_today,),
+            BOTH,
+            hint=check.Y_TODAY,
+        ),
+        Wrong(
+            "shifted",
+            "X shifted one day later (it contains the target day)",
+            (windows_shifted,),
+            BOTH,
+            hint=check.X_SHIFTED,
+        ),
+        Wrong(
+            "one_too_many",
+            "T - window + 1 windows (a window whose target is its own last day)",
+            (windows_one_too_many,),
+            BOTH,
+            hint="X: shape",
+        ),
         Wrong("feature_major", "X as (N, F, window)", (windows_feature_major,), BOTH, hint="days along axis 1"),
-        Wrong("y_view", "y returned as a view of target", (windows_y_view,), VISIBLE, hint="y new: is a view of an input"),
+        Wrong(
+            "y_view", "y returned as a view of target", (windows_y_view,), VISIBLE, hint="y new: is a view of an input"
+        ),
         Wrong("float32", "X in float32", (windows_float32,), BOTH, hint="dtype float32, expected float64"),
     ],
     "persistence_forecast": [
-        Wrong("yesterday", "off by one day: today predicted from yesterday", (persist_yesterday,), BOTH,
-              hint="not from yesterday"),
-        Wrong("truth", "the forecast is the truth itself", (persist_truth,), BOTH, hint="that is the truth itself"),
-        Wrong("window_start", "the first day of the window", (persist_window_start,), BOTH, hint="not its first"),
+        Wrong(
+            "yesterday",
+            "off by one day: today predicted from yesterday",
+            (persist_yesterday,),
+            BOTH,
+            hint="not from yesterday",
+        ),
+        Wrong("truth", "the forecast is the truth itself", (persist_truth,), BOTH, hint=check.PERSIST_TRUTH),
+        Wrong("window_start", "the first day of the window", (persist_window_start,), BOTH, hint=check.PERSIST_START),
         Wrong("view", "a view of target returned", (persist_view,), VISIBLE, hint="new: is a view of an input"),
         Wrong("float32", "the forecast in float32", (persist_float32,), BOTH, hint="dtype float32, expected float64"),
     ],
     "metrics": [
         Wrong("accuracy_axis", "argmax over the batch axis", (accuracy_wrong_axis, CM, MAE), BOTH, hint="accuracy"),
-        Wrong("accuracy_count", "a count of right answers, not a fraction", (accuracy_count, CM, MAE), BOTH,
-              hint="a fraction, not a count"),
-        Wrong("confusion_transposed", "rows are predictions", (A, confusion_transposed, MAE), BOTH,
-              hint="you have the transpose"),
-        Wrong("confusion_normalised", "rows normalised to fractions", (A, confusion_normalised, MAE), BOTH,
-              hint="expected integer counts"),
-        Wrong("mae_squared", "MAE computed as the mean squared error", (A, CM, mae_squared), BOTH, hint="not squared"),
-        Wrong("mae_no_abs", "the mean of signed errors", (A, CM, mae_no_abs), BOTH, hint="take the absolute value"),
-        Wrong("mae_rmse", "the root mean squared error", (A, CM, mae_rmse), BOTH, hint="no square root"),
-        Wrong("accuracy_in_place", "logits shifted in place", (accuracy_shifts_logits, CM, MAE), BOTH,
-              hint="logits was left changed"),
-        Wrong("mae_in_place", "y_true overwritten by the errors", (A, CM, mae_in_place), BOTH, hint="y_true was left changed"),
-        Wrong("mae_float32", "the MAE as a float32 scalar", (A, CM, mae_float32), BOTH, hint="expected a float (float64)"),
+        Wrong(
+            "accuracy_count",
+            "a count of right answers, not a fraction",
+            (accuracy_count, CM, MAE),
+            BOTH,
+            hint=check.ACCURACY_COUNT,
+        ),
+        Wrong(
+            "confusion_transposed",
+            "rows are predictions",
+            (A, confusion_transposed, MAE),
+            BOTH,
+            hint="you have the transpose",
+        ),
+        Wrong(
+            "confusion_normalised",
+            "rows normalised to fractions",
+            (A, confusion_normalised, MAE),
+            BOTH,
+            hint="expected integer counts",
+        ),
+        Wrong(
+            "mae_squared", "MAE computed as the mean squared error", (A, CM, mae_squared), BOTH, hint=check.MAE_SQUARED
+        ),
+        Wrong("mae_no_abs", "the mean of signed errors", (A, CM, mae_no_abs), BOTH, hint=check.MAE_SIGNED),
+        Wrong("mae_rmse", "the root mean squared error", (A, CM, mae_rmse), BOTH, hint=check.MAE_RMSE),
+        Wrong(
+            "accuracy_in_place",
+            "logits shifted in place",
+            (accuracy_shifts_logits, CM, MAE),
+            BOTH,
+            hint="logits was left changed",
+        ),
+        Wrong(
+            "mae_in_place",
+            "y_true overwritten by the errors",
+            (A, CM, mae_in_place),
+            BOTH,
+            hint="y_true was left changed",
+        ),
+        Wrong(
+            "mae_float32", "the MAE as a float32 scalar", (A, CM, mae_float32), BOTH, hint="expected a float (float64)"
+        ),
         Wrong("confusion_float", "float counts", (A, confusion_float, MAE), BOTH, hint="expected integer counts"),
-        Wrong("confusion_plus_equals", "matrix[labels, predictions] += 1: repeated pairs counted once",
-              (A, confusion_plus_equals, MAE), BOTH, hint="np.add.at"),
-        Wrong("confusion_classes_from_data", "num_classes ignored: C from the largest class seen",
-              (A, confusion_classes_from_data, MAE), BOTH, hint="also when a class never occurs"),
+        Wrong(
+            "confusion_plus_equals",
+            "matrix[labels, predictions] += 1: repeated pairs counted once",
+            (A, confusion_plus_equals, MAE),
+            BOTH,
+            hint=check.CONFUSION_ONCE,
+        ),
+        Wrong(
+            "confusion_classes_from_data",
+            "num_classes ignored: C from the largest class seen",
+            (A, confusion_classes_from_data, MAE),
+            BOTH,
+            hint=check.CONFUSION_SHAPE,
+        ),
     ],
     "intent_classifier": [
-        Wrong("no_packing", "no packing: the LSTM reads the padding", (_IA(IntentNoPacking),), BOTH, hint="pack the batch"),
-        Wrong("last_padded_step", "head on out[:, -1], the last padded step", (_IA(IntentLastPaddedStep),), BOTH,
-              hint="logits"),
-        Wrong("last_padded_step_packed", "packed, but the head reads out[:, -1] after unpacking",
-              (_IA(IntentLastPaddedStepPacked),), BOTH, hint="logits"),
-        Wrong("swapped", "final states concatenated backward first", (_IA(IntentSwapped),), BOTH,
-              hint="h_n[0] is the forward direction"),
-        Wrong("unidirectional", "a one-directional LSTM", (_IA(IntentUnidirectional),), BOTH,
-              hint="name and size the submodules"),
-        Wrong("enforce_sorted", "pack_padded_sequence with enforce_sorted=True", (_IA(IntentEnforceSorted),), BOTH,
-              hint="enforce_sorted=False"),
-        Wrong("sorted_no_restore", "the batch sorted by length and never put back", (_IA(IntentSortedNoRestore),), BOTH,
-              hint="sorted by length"),
+        Wrong("no_packing", "no packing: the LSTM reads the padding", (IntentNoPacking,), BOTH, hint="pack the batch"),
+        Wrong(
+            "last_padded_step", "head on out[:, -1], the last padded step", (IntentLastPaddedStep,), BOTH, hint="logits"
+        ),
+        Wrong(
+            "last_padded_step_packed",
+            "packed, but the head reads out[:, -1] after unpacking",
+            (IntentLastPaddedStepPacked,),
+            BOTH,
+            hint="logits",
+        ),
+        Wrong(
+            "swapped",
+            "final states concatenated backward first",
+            (IntentSwapped,),
+            BOTH,
+            hint="h_n[0] is the forward direction",
+        ),
+        Wrong(
+            "unidirectional",
+            "a one-directional LSTM",
+            (IntentUnidirectional,),
+            BOTH,
+            hint="name and size the submodules",
+        ),
+        Wrong(
+            "enforce_sorted",
+            "pack_padded_sequence with enforce_sorted=True",
+            (IntentEnforceSorted,),
+            BOTH,
+            hint="enforce_sorted=False",
+        ),
+        Wrong(
+            "sorted_no_restore",
+            "the batch sorted by length and never put back",
+            (IntentSortedNoRestore,),
+            BOTH,
+            hint="sorted by length",
+        ),
     ],
     "forecaster": [
-        Wrong("first_layer", "the head reads h_n[0], the first layer's final state", (_FA(ForecasterFirstLayer),), BOTH,
-              hint="the head reads the TOP layer"),
-        Wrong("first_step", "the head reads out[:, 0]", (_FA(ForecasterFirstStep),), BOTH, hint="not the first"),
-        Wrong("squeeze_all", ".squeeze() makes a batch of one a scalar", (_FA(ForecasterSqueezeAll),), BOTH,
-              hint="squeeze only the last axis"),
-        Wrong("one_layer", "num_layers ignored", (_FA(ForecasterOneLayer),), BOTH, hint="name and size the submodules"),
-        Wrong("second_layer", "the head reads h_n[1] (the top layer only when there are two)", (_FA(ForecasterSecondLayer),),
-              BOTH, hint="h_n[1]"),
+        Wrong(
+            "first_layer",
+            "the head reads h_n[0], the first layer's final state",
+            (ForecasterFirstLayer,),
+            BOTH,
+            hint="the head reads the TOP layer",
+        ),
+        Wrong("first_step", "the head reads out[:, 0]", (ForecasterFirstStep,), BOTH, hint="not the first"),
+        Wrong(
+            "squeeze_all",
+            ".squeeze() makes a batch of one a scalar",
+            (ForecasterSqueezeAll,),
+            BOTH,
+            hint="squeeze only the last axis",
+        ),
+        Wrong("one_layer", "num_layers ignored", (ForecasterOneLayer,), BOTH, hint="name and size the submodules"),
+        Wrong(
+            "second_layer",
+            "the head reads h_n[1] (the top layer only when there are two)",
+            (ForecasterSecondLayer,),
+            BOTH,
+            hint="h_n[1]",
+        ),
     ],
     "train_step": [
-        Wrong("no_zero_grad", "gradients never zeroed", (_TA(step_no_zero_grad),), BOTH, hint="they pile up"),
-        Wrong("no_step", "optimizer.step() forgotten", (_TA(step_no_step),), BOTH, hint="the parameters never change"),
-        Wrong("loss_after", "the loss after the update returned", (_TA(step_loss_after),), BOTH,
-              hint="the loss computed before the update"),
-        Wrong("returns_tensor", "the loss tensor returned instead of a float", (_TA(step_returns_tensor),), BOTH,
-              hint="loss.item()"),
-        Wrong("zero_grad_after_backward", "zero_grad between backward and step", (_TA(step_zero_grad_after_backward),), BOTH,
-              hint="not between backward and step"),
-        Wrong("no_train_mode", "model.train() never called: a model left in eval mode trains without dropout",
-              (_TA(step_no_train_mode),), BOTH, hint="model.train()"),
-        Wrong("first_input_only", "model(inputs[0]): the other inputs dropped", (_TA(step_first_input_only),), BOTH,
-              hint="model(*inputs)"),
-        Wrong("fixed_loss", "cross_entropy whatever loss_fn is given", (_TA(step_fixed_loss),), BOTH,
-              hint="use the loss_fn you are given"),
+        Wrong("no_zero_grad", "gradients never zeroed", (step_no_zero_grad,), BOTH, hint="they pile up"),
+        Wrong("no_step", "optimizer.step() forgotten", (step_no_step,), BOTH, hint="the parameters never change"),
+        Wrong(
+            "loss_after",
+            "the loss after the update returned",
+            (step_loss_after,),
+            BOTH,
+            hint="the loss computed before the update",
+        ),
+        Wrong(
+            "returns_tensor",
+            "the loss tensor returned instead of a float",
+            (step_returns_tensor,),
+            BOTH,
+            hint="loss.item()",
+        ),
+        Wrong(
+            "zero_grad_after_backward",
+            "zero_grad between backward and step",
+            (step_zero_grad_after_backward,),
+            BOTH,
+            hint="not between backward and step",
+        ),
+        Wrong(
+            "no_train_mode",
+            "model.train() never called: a model left in eval mode trains without dropout",
+            (step_no_train_mode,),
+            BOTH,
+            hint="model.train()",
+        ),
+        Wrong(
+            "first_input_only",
+            "model(inputs[0]): the other inputs dropped",
+            (step_first_input_only,),
+            BOTH,
+            hint="model(*inputs)",
+        ),
+        Wrong(
+            "fixed_loss",
+            "cross_entropy whatever loss_fn is given",
+            (step_fixed_loss,),
+            BOTH,
+            hint="use the loss_fn you are given",
+        ),
     ],
 }
 
@@ -502,7 +674,7 @@ CORRECT = {
     "make_windows": (ref.make_windows,),
     "persistence_forecast": (ref.persistence_forecast,),
     "metrics": (A, CM, MAE),
-    "intent_classifier": (_IA(ref.IntentClassifier),),
-    "forecaster": (_FA(ref.Forecaster),),
-    "train_step": (_TA(ref.train_step),),
+    "intent_classifier": (ref.IntentClassifier,),
+    "forecaster": (ref.Forecaster,),
+    "train_step": (ref.train_step,),
 }

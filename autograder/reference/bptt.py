@@ -1,6 +1,8 @@
 """Lesson 03 references: backpropagation through time, the temporal softmax loss,
 gradient clipping, the character model's loss, a truncated-BPTT step and sampling.
 
+Each graded function in the learner's form (functions of dicts where the notebook's are):
+the checks' harnesses (``course.checks.bptt``) call these as they call the learner's.
 The forward passes (and their cache formats) are lesson 02's:
 step cache ``(x, prev_h, Wx, Wh, next_h)``, sequence cache the list of step caches,
 temporal affine cache ``(x, W, b)``.
@@ -14,12 +16,8 @@ from .rnn_cell import one_hot, rnn_forward, rnn_step_forward, temporal_affine_fo
 __all__ = [
     "rnn_step_forward", "rnn_forward", "temporal_affine_forward", "one_hot",
     "rnn_step_backward", "rnn_backward", "temporal_affine_backward", "temporal_softmax_loss",
-    "clip_gradients", "char_rnn_loss", "tbptt_step", "sample", "PARAM_NAMES",
-    "clip_gradients_arrays", "char_rnn_loss_arrays", "tbptt_step_arrays", "sample_arrays",
+    "clip_gradients", "char_rnn_loss", "tbptt_step", "sample",
 ]
-
-#: The character model's parameters, in the order the array adapters pass them.
-PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
 
 
 def rnn_step_backward(dnext_h, cache):
@@ -120,56 +118,3 @@ def sample(params, seed_idx, h0, length, temperature, rng):
         current = int(rng.choice(V, p=p[0]))
         out.append(current)
     return np.array(out, dtype=np.int64)
-
-
-# ------------------------------------------------------------------ the notebook's adapters
-# The graded cells pass NumPy arrays and numbers only (the probe records nothing else):
-# each adapter below is a locked cell in the notebook, here made for a given function.
-
-
-def clip_gradients_adapter(clip_gradients):
-    def clip_gradients_arrays(max_norm, *grads):
-        names = [f"grad{i}" for i in range(len(grads))]
-        given = dict(zip(names, grads))
-        clipped, norm = clip_gradients(given, max_norm)
-        if not isinstance(clipped, dict) or set(clipped) != set(names):
-            raise TypeError("clip_gradients should return a dict with the same keys as grads, and the norm")
-        # The promise: a new dict, and the given one left holding the given arrays.
-        fresh = clipped is not given and all(given[name] is grad for name, grad in zip(names, grads))
-        return (*(clipped[name] for name in names), norm, fresh)
-
-    return clip_gradients_arrays
-
-
-def char_rnn_loss_adapter(char_rnn_loss):
-    def char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev):
-        params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
-        loss, grads, h_last = char_rnn_loss(params, x_idx, y_idx, h_prev)
-        if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
-            raise TypeError(f"char_rnn_loss should return grads as a dict with the keys {PARAM_NAMES}")
-        return (loss, *(grads[name] for name in PARAM_NAMES), h_last)
-
-    return char_rnn_loss_arrays
-
-
-def tbptt_step_adapter(tbptt_step):
-    def tbptt_step_arrays(Wx, Wh, b, Wy, by, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm):
-        params = {name: np.array(value, dtype=np.float64) for name, value in zip(PARAM_NAMES, (Wx, Wh, b, Wy, by))}
-        loss, h_last = tbptt_step(params, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm)
-        return (loss, h_last, *(params[name] for name in PARAM_NAMES))
-
-    return tbptt_step_arrays
-
-
-def sample_adapter(sample):
-    def sample_arrays(Wx, Wh, b, Wy, by, seed_idx, h0, length, temperature, seed):
-        params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
-        return np.asarray(sample(params, int(seed_idx), h0, int(length), float(temperature), np.random.default_rng(int(seed))))
-
-    return sample_arrays
-
-
-clip_gradients_arrays = clip_gradients_adapter(clip_gradients)
-char_rnn_loss_arrays = char_rnn_loss_adapter(char_rnn_loss)
-tbptt_step_arrays = tbptt_step_adapter(tbptt_step)
-sample_arrays = sample_adapter(sample)

@@ -10,11 +10,10 @@ Gates stacked in the order r, z, n (reset, update, new), two biases:
 Step cache ``(x, prev_h, Wx, Wh, r, z, n, hn)`` with ``hn = prev_h Wh_n + bh_n``;
 sequence cache: the list of step caches.
 """
+
 from __future__ import annotations
 
 import numpy as np
-
-__all__ = ["gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward", "sigmoid"]
 
 
 def sigmoid(a):
@@ -28,9 +27,9 @@ def _step(x, xp, prev_h, Wx, Wh, bh):
     H = prev_h.shape[1]
     hp = prev_h @ Wh + bh  # one fused matmul for the three blocks
     r = sigmoid(xp[:, :H] + hp[:, :H])
-    z = sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
-    hn = hp[:, 2 * H:]
-    n = np.tanh(xp[:, 2 * H:] + r * hn)
+    z = sigmoid(xp[:, H : 2 * H] + hp[:, H : 2 * H])
+    hn = hp[:, 2 * H :]
+    n = np.tanh(xp[:, 2 * H :] + r * hn)
     next_h = (1.0 - z) * n + z * prev_h
     return next_h, (x, prev_h, Wx, Wh, r, z, n, hn)
 
@@ -48,8 +47,8 @@ def gru_step_backward(dnext_h, cache):
     dan = dn * (1.0 - n**2)
     dar = dan * hn * r * (1.0 - r)
     daz = dz * z * (1.0 - z)
-    dgx = np.concatenate([dar, daz, dan], axis=1)         # gradient of x Wx + bx
-    dgh = np.concatenate([dar, daz, dan * r], axis=1)     # gradient of prev_h Wh + bh
+    dgx = np.concatenate([dar, daz, dan], axis=1)  # gradient of x Wx + bx
+    dgh = np.concatenate([dar, daz, dan * r], axis=1)  # gradient of prev_h Wh + bh
     dx = dgx @ Wx.T
     dprev_h = dnext_h * z + dgh @ Wh.T
     return dx, dprev_h, x.T @ dgx, prev_h.T @ dgh, dgx.sum(axis=0), dgh.sum(axis=0)
@@ -87,14 +86,20 @@ def gru_backward(dh, cache):
         dnext_h = dh[:, t] + dprev_h
         dan = dnext_h * (1.0 - z) * (1.0 - n**2)
         dgx[:, t, :H] = dgh[:, t, :H] = dan * hn * r * (1.0 - r)
-        dgx[:, t, H:2 * H] = dgh[:, t, H:2 * H] = dnext_h * (prev_h - n) * z * (1.0 - z)
-        dgx[:, t, 2 * H:] = dan
-        dgh[:, t, 2 * H:] = dan * r
+        dgx[:, t, H : 2 * H] = dgh[:, t, H : 2 * H] = dnext_h * (prev_h - n) * z * (1.0 - z)
+        dgx[:, t, 2 * H :] = dan
+        dgh[:, t, 2 * H :] = dan * r
         dprev_h = dnext_h * z + dgh[:, t] @ Wh.T
-    x = np.stack([step[0] for step in cache], axis=1)          # (N, T, D)
-    prev_h = np.stack([step[1] for step in cache], axis=1)     # (N, T, H)
+    x = np.stack([step[0] for step in cache], axis=1)  # (N, T, D)
+    prev_h = np.stack([step[1] for step in cache], axis=1)  # (N, T, H)
     D = x.shape[2]
     dgx_rows, dgh_rows = dgx.reshape(N * T, 3 * H), dgh.reshape(N * T, 3 * H)
     dx = (dgx_rows @ cache[0][2].T).reshape(N, T, D)
-    return (dx, dprev_h, x.reshape(N * T, D).T @ dgx_rows, prev_h.reshape(N * T, H).T @ dgh_rows,
-            dgx_rows.sum(axis=0), dgh_rows.sum(axis=0))
+    return (
+        dx,
+        dprev_h,
+        x.reshape(N * T, D).T @ dgx_rows,
+        prev_h.reshape(N * T, H).T @ dgh_rows,
+        dgx_rows.sum(axis=0),
+        dgh_rows.sum(axis=0),
+    )

@@ -1,5 +1,5 @@
 """Lesson 04 references: the LSTM step and sequence, forward and backward, and the cell as a
-torch module.
+torch module (``LSTMCellModule``, the class the graded cell passes).
 
 Layout (CONVENTIONS.md): a = x @ Wx + h @ Wh + b of shape (N, 4H), split in the order
 i, f, g, o; c' = f * c + i * g, h' = o * tanh(c'). Step cache, the layout the lesson's
@@ -10,13 +10,12 @@ These are also the NumPy side of ``make bench``, so the per-step loop works on w
 (N, 4H) blocks: each NumPy call on a small array costs microseconds of overhead, and the
 loop makes a few dozen of them per step.
 """
+
 from __future__ import annotations
 
 import functools
 
 import numpy as np
-
-__all__ = ["lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward", "module_adapter", "sigmoid"]
 
 
 def sigmoid(a):
@@ -32,7 +31,7 @@ def _gate_constants(H: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sigmoid(a) = tanh(a / 2) / 2 + 1/2, so one tanh gives all four gates:
     gates = tanh(a * scale) * scale + offset, and d gates / d a = (1 - t**2) * scale**2."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
-    scale[2 * H:3 * H] = 1.0
+    scale[2 * H : 3 * H] = 1.0
     constants = (scale, np.where(scale == 1.0, 0.0, 0.5).astype(dtype), scale * scale)
     for array in constants:
         array.flags.writeable = False  # shared by every call through the cache
@@ -44,7 +43,7 @@ def _step(a, x, prev_h, prev_c, Wx, Wh):
     H = prev_c.shape[1]
     scale, offset, _ = _gate_constants(H, a.dtype)
     gates = np.tanh(a * scale) * scale + offset
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
     next_c = f * prev_c + i * g
     next_h = o * np.tanh(next_c)
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
@@ -106,8 +105,8 @@ def lstm_backward(dh, cache):
     for t in reversed(range(T)):
         da[:, t], dprev_c = _gate_gradient(dh[:, t] + dprev_h, dprev_c, cache[t])
         dprev_h = da[:, t] @ Wh.T
-    x = np.stack([step[0] for step in cache], axis=1)          # (N, T, D)
-    prev_h = np.stack([step[1] for step in cache], axis=1)     # (N, T, H)
+    x = np.stack([step[0] for step in cache], axis=1)  # (N, T, D)
+    prev_h = np.stack([step[1] for step in cache], axis=1)  # (N, T, H)
     D = x.shape[2]
     da_rows = da.reshape(N * T, 4 * H)
     dx = (da_rows @ cache[0][3].T).reshape(N, T, D)
@@ -116,7 +115,10 @@ def lstm_backward(dh, cache):
     return dx, dprev_h, dWx, dWh, da_rows.sum(axis=0)
 
 
+@functools.cache
 def _module_class():
+    """The lesson's LSTMCellModule, in the learner's form (a class), built on first use: torch is
+    imported only by those who ask for it (``make bench`` runs the NumPy functions alone)."""
     import torch
 
     class LSTMCellModule(torch.nn.Module):
@@ -135,33 +137,7 @@ def _module_class():
     return LSTMCellModule
 
 
-def module_adapter(module_class):
-    """The notebook's locked lstm_cell_module_forward, for a given module class."""
-    import torch
-
-    def lstm_cell_module_forward(x, h, c, Wx, Wh, b):
-        module = module_class(Wx.shape[0], Wh.shape[0]).to(torch.float64)
-        parameters = dict(module.named_parameters())
-        if set(parameters) != {"Wx", "Wh", "b"}:
-            raise TypeError(f"LSTMCellModule should have the parameters Wx, Wh and b; it has {sorted(parameters)}")
-        with torch.no_grad():
-            for name, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
-                if tuple(parameters[name].shape) != value.shape:
-                    raise ValueError(f"LSTMCellModule.{name} has shape {tuple(parameters[name].shape)}, expected {value.shape}: "
-                                     "the course's layout is Wx (D, 4H), Wh (H, 4H), b (4H,)")
-                parameters[name].copy_(torch.from_numpy(value))
-            result = module(torch.from_numpy(x), torch.from_numpy(h), torch.from_numpy(c))
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise TypeError("LSTMCellModule.forward(x, h, c) should return (next_h, next_c)")
-        return tuple(t.detach().cpu().numpy() for t in result)
-
-    return lstm_cell_module_forward
-
-
-
 def __getattr__(name):
     if name == "LSTMCellModule":
         return _module_class()
-    if name == "lstm_cell_module_forward_reference":
-        return module_adapter(_module_class())
     raise AttributeError(name)

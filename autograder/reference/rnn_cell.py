@@ -2,6 +2,8 @@
 encoding, the temporal affine layer, and the RNN cell as a torch module."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -35,6 +37,7 @@ def temporal_affine_forward(x, W, b):
     return out, (x, W, b)
 
 
+@functools.cache
 def _module_class():
     import torch
 
@@ -54,32 +57,8 @@ def _module_class():
     return RNNCellModule
 
 
-def module_adapter(module_class):
-    """The notebook's ``rnn_cell_module_forward`` for a given module class: one step of a
-    float64 instance with the given weights, as a NumPy array."""
-    import torch
-
-    def rnn_cell_module_forward(x, h, Wx, Wh, b):
-        module = module_class(Wx.shape[0], Wx.shape[1]).to(torch.float64)
-        parameters = dict(module.named_parameters())
-        if set(parameters) != {"Wx", "Wh", "b"}:
-            raise TypeError(f"RNNCellModule should have the parameters Wx, Wh and b; it has {sorted(parameters)}")
-        with torch.no_grad():
-            for name, value in (("Wx", Wx), ("Wh", Wh), ("b", b)):
-                if tuple(parameters[name].shape) != value.shape:
-                    raise ValueError(f"RNNCellModule.{name} has shape {tuple(parameters[name].shape)}, expected {value.shape}: "
-                                     "the course's layout is Wx (D, H), Wh (H, H), b (H,)")
-                parameters[name].copy_(torch.from_numpy(value))
-            next_h = module(torch.from_numpy(x), torch.from_numpy(h))
-        return next_h.detach().cpu().numpy()
-
-    return rnn_cell_module_forward
-
-
 def __getattr__(name):
     # torch is imported only when the module is asked for (the NumPy references need none).
     if name == "RNNCellModule":
         return _module_class()
-    if name == "rnn_cell_module_forward":
-        return module_adapter(_module_class())
     raise AttributeError(name)

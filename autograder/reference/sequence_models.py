@@ -7,15 +7,28 @@ bidirectional LSTM (batch_first) over the packed batch, and a linear head on
 ``cat(h_n[0], h_n[1])`` (the forward direction's state after the last real token, then
 the backward direction's state after the first). The forecaster is a stacked GRU
 (batch_first) and a linear head on the top layer's last output, squeezed to (N,).
+
+Each exercise is here in the learner's form: the classes ``IntentClassifier`` and
+``Forecaster`` (built on first use, so that importing this module needs no torch) and
+``train_step``; the checks' harnesses (``course.checks.sequence_models``) run them as they
+run the learner's.
 """
+
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 __all__ = [
-    "pad_sequences", "length_mask", "make_windows", "persistence_forecast",
-    "accuracy", "confusion_matrix", "mean_absolute_error", "train_step",
-    "intent_adapter", "forecaster_adapter", "train_step_adapter",
+    "accuracy",
+    "confusion_matrix",
+    "length_mask",
+    "make_windows",
+    "mean_absolute_error",
+    "pad_sequences",
+    "persistence_forecast",
+    "train_step",
 ]
 
 
@@ -24,7 +37,7 @@ def pad_sequences(seqs, pad_value=0):
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     padded = np.full((len(seqs), int(lengths.max())), pad_value, dtype=np.int64)
     for row, s in enumerate(seqs):
-        padded[row, :len(s)] = s
+        padded[row, : len(s)] = s
     return padded, lengths
 
 
@@ -37,14 +50,14 @@ def make_windows(series, target, window):
     """series (T, F), target (T,) -> X (T - window, window, F), y (T - window,):
     X[i] = series[i:i + window], y[i] = target[i + window] (the day after the window)."""
     T = len(target)
-    X = np.stack([series[i:i + window] for i in range(T - window)])
+    X = np.stack([series[i : i + window] for i in range(T - window)])
     return X, np.asarray(target)[window:].copy()
 
 
 def persistence_forecast(target, window):
     """target (T,) -> (T - window,): for the day t = window + i, the forecast is target[t - 1]."""
     target = np.asarray(target)
-    return target[window - 1:-1].copy()
+    return target[window - 1 : -1].copy()
 
 
 def accuracy(logits, labels):
@@ -78,6 +91,7 @@ def train_step(model, optimizer, inputs, targets, loss_fn):
 # ------------------------------------------------------------------ the torch models
 
 
+@functools.cache
 def _intent_class():
     import torch
 
@@ -89,14 +103,16 @@ def _intent_class():
             self.head = torch.nn.Linear(2 * hidden_size, num_classes)
 
         def forward(self, tokens, lengths):
-            packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True,
-                                                             enforce_sorted=False)
+            packed = torch.nn.utils.rnn.pack_padded_sequence(
+                self.embedding(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
             _, (h_n, _) = self.rnn(packed)
             return self.head(torch.cat([h_n[0], h_n[1]], dim=1))
 
     return IntentClassifier
 
 
+@functools.cache
 def _forecaster_class():
     import torch
 
@@ -113,105 +129,8 @@ def _forecaster_class():
     return Forecaster
 
 
-def _load_state(model, state, name):
-    import torch
-
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    given = {k: tuple(v.shape) for k, v in state.items()}
-    if expected != given:
-        missing = sorted(set(given) - set(expected))
-        extra = sorted(set(expected) - set(given))
-        wrong = sorted(k for k in set(given) & set(expected) if given[k] != expected[k])
-        raise ValueError(f"{name}'s parameters do not match the specification: missing {missing}, unexpected {extra}, "
-                         f"wrong shape {wrong}")
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in state.items()})
-    return model
-
-
-def intent_adapter(model_class):
-    """The notebook's locked intent_classifier_forward, for a given IntentClassifier class."""
-    import torch
-
-    def intent_classifier_forward(state, tokens, lengths):
-        vocab_size, embed_dim = state["embedding.weight"].shape
-        hidden_size = state["rnn.weight_hh_l0"].shape[1]
-        num_classes = state["head.weight"].shape[0]
-        model = model_class(vocab_size, embed_dim, hidden_size, num_classes).to(torch.float64)
-        _load_state(model, state, "IntentClassifier")
-        model.eval()
-        with torch.no_grad():
-            logits = model(torch.from_numpy(tokens), torch.from_numpy(lengths))
-        return logits.detach().cpu().numpy()
-
-    return intent_classifier_forward
-
-
-def forecaster_adapter(model_class):
-    """The notebook's locked forecaster_forward, for a given Forecaster class."""
-    import torch
-
-    def forecaster_forward(state, windows):
-        num_features = state["rnn.weight_ih_l0"].shape[1]
-        hidden_size = state["rnn.weight_hh_l0"].shape[1]
-        num_layers = sum(1 for k in state if k.startswith("rnn.weight_ih_l"))
-        model = model_class(num_features, hidden_size, num_layers).to(torch.float64)
-        _load_state(model, state, "Forecaster")
-        model.eval()
-        with torch.no_grad():
-            prediction = model(torch.from_numpy(windows))
-        return prediction.detach().cpu().numpy()
-
-    return forecaster_forward
-
-
-def _tiny_classifier_class():
-    import torch
-
-    class TinyClassifier(torch.nn.Module):
-        """What train_step_run trains: dropout on x, then a linear layer (W (C, D), b (C,));
-        a second input, when given, is added to the logits."""
-
-        def __init__(self, W, b, dropout):
-            super().__init__()
-            self.dropout = torch.nn.Dropout(dropout)
-            self.linear = torch.nn.Linear(W.shape[1], W.shape[0]).to(torch.float64)
-            with torch.no_grad():
-                self.linear.weight.copy_(torch.from_numpy(W))
-                self.linear.bias.copy_(torch.from_numpy(b))
-
-        def forward(self, x, offset=None):
-            logits = self.linear(self.dropout(x))
-            return logits if offset is None else logits + offset
-
-    return TinyClassifier
-
-
-def train_step_adapter(step):
-    """The notebook's locked train_step_run, for a given train_step function."""
-    import torch
-
-    losses_by_name = {"cross_entropy": torch.nn.functional.cross_entropy,
-                      "multi_margin_loss": torch.nn.functional.multi_margin_loss}
-
-    def train_step_run(W, b, x, y, lr, steps, dropout=0.0, offset=None, loss="cross_entropy", seed=0):
-        model = _tiny_classifier_class()(W, b, dropout)
-        model.eval()  # as after an evaluation: train_step must switch training mode back on
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-        inputs = (torch.from_numpy(x),) if offset is None else (torch.from_numpy(x), torch.from_numpy(offset))
-        torch.manual_seed(seed)  # the dropout masks
-        losses = []
-        for _ in range(int(steps)):
-            value = step(model, optimizer, inputs, torch.from_numpy(y), losses_by_name[loss])
-            if not isinstance(value, float):
-                raise TypeError(f"train_step should return the loss as a Python float (loss.item()), not {type(value).__name__}")
-            losses.append(value)
-        weight, bias = model.linear.weight, model.linear.bias
-        return np.array(losses), weight.detach().cpu().numpy().copy(), bias.detach().cpu().numpy().copy()
-
-    return train_step_run
-
-
 def __getattr__(name):
+    """The two classes, made once, on first use."""
     if name == "IntentClassifier":
         return _intent_class()
     if name == "Forecaster":

@@ -1,6 +1,6 @@
 """Checks for lesson 03 (backpropagation through time).
 
-Each public function is what one graded cell calls, e.g.
+Each check declared with ``@visible_check`` is what one graded cell calls, e.g.
 ``check.rnn_step_backward(rnn_step_forward, rnn_step_backward)``. Visible checks use fixed
 inputs (D != H, N != T) and oracles that answer no exercise: PyTorch's own layers
 (``torch.nn.RNNCell``, ``torch.nn.RNN``, ``linear``, ``one_hot``, ``cross_entropy``,
@@ -12,18 +12,24 @@ the weights detached after the first step, the mask left out); detection that wo
 need answer code runs in the hidden checks only, on the grader's side.
 
 Functions that take or return dicts (clip_gradients, char_rnn_loss, tbptt_step, sample)
-are graded through the notebook's locked ``*_arrays`` adapters, which pass and return
-NumPy arrays and numbers only, so that the hidden checks' record/replay
-(``course.recording``) can carry them.
+are passed as the learner wrote them; each check's harness (below) turns one into a
+function of NumPy arrays and numbers only, which the comparisons call and which the hidden
+checks' record/replay (``course.recording``) can carry. A harness builds and calls what the
+learner wrote; it holds no answer.
+
+The visible and the hidden checks build their inputs with the same case builders
+(``*_case``): fixed, readable values without an rng, random ones with it.
 """
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .core import (CheckFailed, Report, approximate_floor, call_backward_twice, call_student, call_unchanged,
-                   compare_gradients, linspace_array)
+                   compare_gradients, has_nonfinite, linspace_array, visible_check)
 from .rnn_cell import require_float64
 from .torch_oracle import devices, forward_backward, gradient_oracles, torch_module as _torch
 
@@ -121,13 +127,62 @@ def _require_all_float64(report: Report, names, values) -> None:
             require_float64(report, name, value)
 
 
+def _random_rnn_weights(rng, D, H):
+    return rng.normal(scale=1 / np.sqrt(D), size=(D, H)), rng.normal(scale=1 / np.sqrt(H), size=(H, H)), \
+        rng.normal(scale=0.5, size=H)
+
+
+# --------------------------------------------------------------------------- the three backward checks
+
+
+@dataclass(frozen=True)
+class Backward:
+    """What one backward check needs to know about its pair of functions: the forward's
+    argument names (the torch layer takes them by these names), the upstream gradient's
+    name, the gradients' names (in the backward's order, one per forward argument) and
+    hints, the torch layer that is the oracle, and the known mistakes that torch can
+    reproduce (``mistakes(*forward arguments, upstream, correct) -> [(hint, {name: value})]``)."""
+
+    inputs: tuple[str, ...]
+    upstream: str
+    returns: tuple[str, ...]
+    names: tuple[str, ...]
+    hints: dict[str, str]
+    torch_layer: Callable
+    mistakes: Callable
+
+
+def compare_backward(report: Report, spec: Backward, forward, backward, case, *, reference=None, numeric=True,
+                     mistakes=None, cache_name="cache") -> None:
+    """One case (the forward's arguments, then the upstream gradient): the learner's backward,
+    on the cache of the learner's forward, against torch autograd of ``spec.torch_layer``,
+    centred differences of the learner's forward (``numeric``) and the reference
+    (``(forward, backward)``, hidden checks only); called twice on the same cache, which
+    must be left unchanged; float64 gradients.
+    ``mistakes`` (hidden checks only): grader-side {quantity: {hint: value}} of known mistakes.
+    ``cache_name``: what the failure calls the cache that must be left unchanged."""
+    *args, upstream = case
+    inputs = dict(zip(spec.inputs, args))
+    own_forward = (lambda **a: call_student(forward, *a.values(), returns=spec.returns)[0]) if numeric else None
+    oracles = gradient_oracles(spec.torch_layer, own_forward, inputs, upstream, spec.names)
+    if reference is not None:
+        reference_forward, reference_backward = reference
+        oracles.append(("reference", dict(zip(spec.names, reference_backward(upstream, reference_forward(*args)[1])))))
+    suspects = _by_quantity(spec.names, spec.mistakes(*args, upstream, oracles[0][1]), mistakes)
+    _, cache = call_student(forward, *args, returns=spec.returns)
+    grads = call_backward_twice(report, backward, upstream, cache, argument_names=(spec.upstream, cache_name),
+                                returns=spec.names)
+    compare_gradients(report, spec.names, grads, oracles, spec.hints, suspects)
+    _require_all_float64(report, spec.names, grads)
+
+
 # --------------------------------------------------------------------------- rnn_step_backward
 
 STEP_HINTS = {
     "dx": "dx (N, D): the gradient at tanh's input (dnext_h times tanh's derivative, which next_h in the cache gives), back through Wx",
-    "dprev_h": "dprev_h (N, H): the gradient at tanh's input back through Wh, transposed to match (H, H)",
+    "dprev_h": "dprev_h (N, H): the gradient at tanh's input back through Wh transposed (da Wh^T, not da Wh)",
     "dWx": "dWx (D, H): x transposed times the gradient at tanh's input, summed over the batch by the product",
-    "dWh": "dWh (H, H): the state that entered the step (prev_h) transposed, times the gradient at tanh's input",
+    "dWh": "dWh (H, H): the state that entered the step (prev_h, not next_h) transposed, times the gradient at tanh's input",
     "db": "db (H,): the gradient at tanh's input, summed over the batch",
 }
 STEP_NAMES = ("dx", "dprev_h", "dWx", "dWh", "db")
@@ -150,39 +205,26 @@ def _step_mistakes(x, prev_h, Wx, Wh, b, dnext_h, correct):
     ]
 
 
-def compare_rnn_step_backward(report: Report, rnn_step_forward, rnn_step_backward, x, prev_h, Wx, Wh, b, dnext_h,
-                              reference=None, numeric=True, mistakes=None, cache_name="cache") -> None:
-    """``mistakes`` (hidden checks only): grader-side {quantity: {hint: value}} of known mistakes.
-    ``cache_name`` None (hidden checks): the cache is not checked unchanged, since the grader's
-    record cannot carry the arrays inside it; the visible check does it on the real cache."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    inputs = dict(x=x, prev_h=prev_h, Wx=Wx, Wh=Wh, b=b)
-    own_forward = (lambda **a: call_student(rnn_step_forward, *a.values(), returns=("next_h", "cache"))[0]) if numeric else None
-    oracles = gradient_oracles(_cell_layer, own_forward, inputs, dnext_h, STEP_NAMES)
-    if reference is not None:
-        oracles.append(("reference", dict(zip(STEP_NAMES, reference[1](dnext_h, reference[0](x, prev_h, Wx, Wh, b)[1])))))
-    suspects = _by_quantity(STEP_NAMES, _step_mistakes(x, prev_h, Wx, Wh, b, dnext_h, oracles[0][1]), mistakes)
-    _, cache = call_student(rnn_step_forward, x, prev_h, Wx, Wh, b, returns=("next_h", "cache"))
-    grads = call_backward_twice(report, rnn_step_backward, dnext_h, cache, argument_names=("dnext_h", cache_name),
-                                returns=STEP_NAMES)
-    compare_gradients(report, STEP_NAMES, grads, oracles, STEP_HINTS, suspects)
-    _require_all_float64(report, STEP_NAMES, grads)
+STEP = Backward(("x", "prev_h", "Wx", "Wh", "b"), "dnext_h", ("next_h", "cache"), STEP_NAMES, STEP_HINTS,
+                _cell_layer, _step_mistakes)
 
 
-def _step_inputs():
-    N, D, H = 3, 4, 5
-    return (linspace_array((N, D), -0.8, 0.9), linspace_array((N, H), 0.6, -0.5), linspace_array((D, H), -0.4, 0.5),
-            linspace_array((H, H), -0.3, 0.45), linspace_array((H,), -0.2, 0.3), linspace_array((N, H), 0.7, -0.9))
+def step_case(rng=None, N=3, D=4, H=5):
+    """(x, prev_h, Wx, Wh, b, dnext_h): fixed values (D != H, so that a weight on the wrong side
+    cannot even multiply), or random ones drawn from ``rng``."""
+    if rng is None:
+        return (linspace_array((N, D), -0.8, 0.9), linspace_array((N, H), 0.6, -0.5), linspace_array((D, H), -0.4, 0.5),
+                linspace_array((H, H), -0.3, 0.45), linspace_array((H,), -0.2, 0.3), linspace_array((N, H), 0.7, -0.9))
+    x, prev_h = rng.normal(size=(N, D)), np.tanh(rng.normal(size=(N, H)))
+    return (x, prev_h, *_random_rnn_weights(rng, D, H), rng.normal(size=(N, H)))
 
 
-def rnn_step_backward(rnn_step_forward, rnn_step_backward):
+@visible_check
+def rnn_step_backward(report, rnn_step_forward, rnn_step_backward):
     """Graded: rnn_step_backward(dnext_h, cache) against torch autograd of torch.nn.RNNCell and
     centred differences of the forward; dnext_h and the cache left unchanged, the same result
     twice, float64 gradients."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("rnn_step_backward")
-    compare_rnn_step_backward(report, rnn_step_forward, rnn_step_backward, *_step_inputs())
-    report.finish()
+    compare_backward(report, STEP, rnn_step_forward, rnn_step_backward, step_case())
 
 
 # --------------------------------------------------------------------------- rnn_backward
@@ -211,34 +253,25 @@ def _sequence_mistakes(x, h0, Wx, Wh, b, dh, correct):
     ]
 
 
-def compare_rnn_backward(report: Report, rnn_forward, rnn_backward, x, h0, Wx, Wh, b, dh, reference=None, numeric=True,
-                         mistakes=None, cache_name="cache") -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    inputs = dict(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b)
-    own_forward = (lambda **a: call_student(rnn_forward, *a.values(), returns=("h", "cache"))[0]) if numeric else None
-    oracles = gradient_oracles(_rnn_layer, own_forward, inputs, dh, SEQ_NAMES)
-    if reference is not None:
-        oracles.append(("reference", dict(zip(SEQ_NAMES, reference[1](dh, reference[0](x, h0, Wx, Wh, b)[1])))))
-    suspects = _by_quantity(SEQ_NAMES, _sequence_mistakes(x, h0, Wx, Wh, b, dh, oracles[0][1]), mistakes)
-    _, cache = call_student(rnn_forward, x, h0, Wx, Wh, b, returns=("h", "cache"))
-    grads = call_backward_twice(report, rnn_backward, dh, cache, argument_names=("dh", cache_name), returns=SEQ_NAMES)
-    compare_gradients(report, SEQ_NAMES, grads, oracles, SEQ_HINTS, suspects)
-    _require_all_float64(report, SEQ_NAMES, grads)
+SEQUENCE = Backward(("x", "h0", "Wx", "Wh", "b"), "dh", ("h", "cache"), SEQ_NAMES, SEQ_HINTS, _rnn_layer,
+                    _sequence_mistakes)
 
 
-def _sequence_inputs():
-    N, T, D, H = 2, 4, 3, 5
-    return (linspace_array((N, T, D), -1.0, 1.1), linspace_array((N, H), 0.5, -0.6), linspace_array((D, H), -0.5, 0.6),
-            linspace_array((H, H), -0.35, 0.4), linspace_array((H,), -0.25, 0.2), linspace_array((N, T, H), 0.8, -0.7))
+def sequence_case(rng=None, N=2, T=4, D=3, H=5):
+    """(x, h0, Wx, Wh, b, dh): fixed values, or random ones drawn from ``rng``."""
+    if rng is None:
+        return (linspace_array((N, T, D), -1.0, 1.1), linspace_array((N, H), 0.5, -0.6), linspace_array((D, H), -0.5, 0.6),
+                linspace_array((H, H), -0.35, 0.4), linspace_array((H,), -0.25, 0.2), linspace_array((N, T, H), 0.8, -0.7))
+    dh = rng.normal(size=(N, T, H))
+    x, h0 = rng.normal(size=(N, T, D)), np.tanh(rng.normal(size=(N, H)))
+    return (x, h0, *_random_rnn_weights(rng, D, H), dh)
 
 
-def rnn_backward(rnn_forward, rnn_backward):
+@visible_check
+def rnn_backward(report, rnn_forward, rnn_backward):
     """Graded: rnn_backward(dh, cache) against torch autograd of torch.nn.RNN and centred
     differences of the forward; dh and the cache left unchanged, the same result twice."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("rnn_backward")
-    compare_rnn_backward(report, rnn_forward, rnn_backward, *_sequence_inputs())
-    report.finish()
+    compare_backward(report, SEQUENCE, rnn_forward, rnn_backward, sequence_case())
 
 
 # --------------------------------------------------------------------------- temporal_affine_backward
@@ -276,32 +309,21 @@ def _affine_mistakes(x, W, b, dout, correct):
     return mistakes
 
 
-def compare_temporal_affine_backward(report: Report, temporal_affine_forward, temporal_affine_backward, x, W, b, dout,
-                                     reference=None, numeric=True, mistakes=None, cache_name="cache") -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    inputs = dict(x=x, W=W, b=b)
-    own_forward = (lambda **a: call_student(temporal_affine_forward, *a.values(), returns=("out", "cache"))[0]) if numeric else None
-    oracles = gradient_oracles(_linear, own_forward, inputs, dout, AFFINE_NAMES)
-    if reference is not None:
-        oracles.append(("reference", dict(zip(AFFINE_NAMES, reference[1](dout, reference[0](x, W, b)[1])))))
-    suspects = _by_quantity(AFFINE_NAMES, _affine_mistakes(x, W, b, dout, oracles[0][1]), mistakes)
-    _, cache = call_student(temporal_affine_forward, x, W, b, returns=("out", "cache"))
-    grads = call_backward_twice(report, temporal_affine_backward, dout, cache, argument_names=("dout", cache_name),
-                                returns=AFFINE_NAMES)
-    compare_gradients(report, AFFINE_NAMES, grads, oracles, AFFINE_HINTS, suspects)
-    _require_all_float64(report, AFFINE_NAMES, grads)
+AFFINE = Backward(("x", "W", "b"), "dout", ("out", "cache"), AFFINE_NAMES, AFFINE_HINTS, _linear, _affine_mistakes)
 
 
-def temporal_affine_backward(temporal_affine_forward, temporal_affine_backward):
+def affine_case(rng=None, N=2, T=3, H=4, M=5):
+    """(x, W, b, dout): fixed values, or random ones drawn from ``rng``."""
+    if rng is None:
+        return (linspace_array((N, T, H), -0.7, 0.8), linspace_array((H, M), -0.5, 0.4), linspace_array((M,), 0.1, -0.3),
+                linspace_array((N, T, M), 0.6, -0.9))
+    return rng.normal(size=(N, T, H)), rng.normal(size=(H, M)), rng.normal(size=M), rng.normal(size=(N, T, M))
+
+
+@visible_check
+def temporal_affine_backward(report, temporal_affine_forward, temporal_affine_backward):
     """Graded: temporal_affine_backward(dout, cache) against torch autograd and centred differences."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("temporal_affine_backward")
-    x = linspace_array((2, 3, 4), -0.7, 0.8)
-    W = linspace_array((4, 5), -0.5, 0.4)
-    b = linspace_array((5,), 0.1, -0.3)
-    dout = linspace_array((2, 3, 5), 0.6, -0.9)
-    compare_temporal_affine_backward(report, temporal_affine_forward, temporal_affine_backward, x, W, b, dout)
-    report.finish()
+    compare_backward(report, AFFINE, temporal_affine_forward, temporal_affine_backward, affine_case())
 
 
 # --------------------------------------------------------------------------- temporal_softmax_loss
@@ -328,20 +350,25 @@ ZERO_OVER_ZERO = ("a nan with ordinary scores is a 0 / 0: a sequence or a step w
                   "contributes 0, do not divide by its number of unmasked steps")
 
 
-def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, mask, reference=None, label="") -> bool:
-    """One case: loss and dx against torch, x, y and mask left unchanged, dx float64.
-    Returns whether the learner's loss and dx were finite."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+def _loss_and_oracles(report: Report, temporal_softmax_loss, x, y, mask, reference, argument_names):
+    """The learner's (loss, dx) on one case, whether both are finite (values that are not
+    numbers count as finite: the comparison says what is wrong with them), and the oracles'
+    [(oracle, loss, dx)]: torch on every device, and the reference when given."""
     oracles = [(f"torch {d}", *softmax_loss_oracle(d, x, y, mask)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", *reference(x, y, mask)))
+    loss, dx = call_unchanged(report, temporal_softmax_loss, x, y, mask, argument_names=argument_names, returns=("loss", "dx"))
+    return loss, dx, not (has_nonfinite(loss) or has_nonfinite(dx)), oracles
+
+
+def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, mask, reference=None, label="") -> bool:
+    """One case: loss and dx against torch, x, y and mask left unchanged, dx float64.
+    Returns whether the learner's loss and dx were finite."""
+    loss, dx, finite, oracles = _loss_and_oracles(report, temporal_softmax_loss, x, y, mask, reference, ("x", "y", "mask"))
     N, T, _ = x.shape
     count = max(1, int(mask.sum()))
     loss0, dx0 = oracles[0][1], oracles[0][2]
     unmasked_loss, unmasked_dx = softmax_loss_oracle("cpu", x, y, np.ones_like(mask))
-    loss, dx = call_unchanged(report, temporal_softmax_loss, x, y, mask, argument_names=("x", "y", "mask"),
-                              returns=("loss", "dx"))
-    finite = _finite(loss) and _finite(dx)
     for oracle, expected_loss, expected_dx in oracles:
         report.compare(f"loss{label}", loss, expected_loss, oracle=oracle, hint=LOSS_HINT if finite else ZERO_OVER_ZERO,
                        suspects={"steps where mask is False do not count: multiply each step's loss by the mask": unmasked_loss,
@@ -357,27 +384,15 @@ def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, m
     return finite
 
 
-def _finite(value) -> bool:
-    try:
-        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
-    except (TypeError, ValueError):
-        return True  # not numbers: the comparison says so
-
-
 def compare_large_scores(report: Report, temporal_softmax_loss, x, y, mask, cases, reference=None) -> None:
     """The cases that need a numerically stable softmax, in order: (label, scores, hint).
     A case's hint is given when the learner's values stop being finite there first; a
     later case that breaks the same way points back to it, and finite wrong values get
     the hint of the ordinary case."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     broke_before = False
     for label, scores, hint in cases:
-        oracles = [(f"torch {d}", *softmax_loss_oracle(d, scores, y, mask)) for d in devices()]
-        if reference is not None:
-            oracles.append(("reference", *reference(scores, y, mask)))
-        loss, dx = call_unchanged(report, temporal_softmax_loss, scores, y, mask, argument_names=(None, None, None),
-                                  returns=("loss", "dx"))
-        finite = _finite(loss) and _finite(dx)
+        loss, dx, finite, oracles = _loss_and_oracles(report, temporal_softmax_loss, scores, y, mask, reference,
+                                                      (None, None, None))
         if finite:
             case_hint = "right with ordinary scores, wrong with large ones: compute with the max of each step subtracted"
         else:
@@ -406,40 +421,59 @@ def stability_cases(x, y, offsets):
             (" margin", margin, MARGIN_HINT)]
 
 
-def _loss_inputs():
-    N, T, V = 3, 3, 4
-    x = linspace_array((N, T, V), -2.0, 1.5) * np.cos(np.arange(N * T * V)).reshape(N, T, V)
-    y = np.array([[0, 3, 1], [2, 2, 3], [1, 0, 0]])
-    # Sequence 1 and step 2 are fully masked: they must contribute nothing (and no 0 / 0).
-    mask = np.array([[True, True, False], [False, False, False], [True, True, False]])  # 4 steps count, N = 3
-    offsets = np.array([[900.0, -900.0, 0.0], [-600.0, 300.0, 0.0], [0.0, 700.0, -800.0]])
-    return x, y, mask, offsets
+def loss_case(rng=None, N=3, T=3, V=4):
+    """(x, y, mask): fixed values with a fully masked sequence and a fully masked step, or
+    random ones drawn from ``rng`` (about 60% of the steps count, and always step (0, 0))."""
+    if rng is None:
+        x = linspace_array((N, T, V), -2.0, 1.5) * np.cos(np.arange(N * T * V)).reshape(N, T, V)
+        y = np.array([[0, 3, 1], [2, 2, 3], [1, 0, 0]])
+        # Sequence 1 and step 2 are fully masked: they must contribute nothing (and no 0 / 0).
+        mask = np.array([[True, True, False], [False, False, False], [True, True, False]])  # 4 steps count, N = 3
+        return x, y, mask
+    x, y, mask = rng.normal(scale=3.0, size=(N, T, V)), rng.integers(0, V, size=(N, T)), rng.random((N, T)) < 0.6
+    mask[0, 0] = True
+    return x, y, mask
 
 
-def temporal_softmax_loss(temporal_softmax_loss):
+def score_offsets(rng=None, N=3, T=3):
+    """(N, T) offsets that put the steps' scores on very different scales (``stability_cases``):
+    fixed ones, or ones drawn from ``rng`` with the two extremes always there (both in one
+    step when N = T = 1)."""
+    if rng is None:
+        return np.array([[900.0, -900.0, 0.0], [-600.0, 300.0, 0.0], [0.0, 700.0, -800.0]])
+    offsets = rng.choice([-900.0, -500.0, 0.0, 600.0, 900.0], size=(N, T))
+    offsets.flat[0], offsets.flat[-1] = 900.0, -900.0
+    return offsets
+
+
+@visible_check
+def temporal_softmax_loss(report, temporal_softmax_loss):
     """Graded: loss and dx against torch's cross_entropy with a mask (a fully masked sequence
     and step), and for large scores: shifted, on very different scales, a large wrong margin."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("temporal_softmax_loss")
-    x, y, mask, offsets = _loss_inputs()
-    failures = len(report.failures)
+    x, y, mask = loss_case()
     compare_temporal_softmax_loss(report, temporal_softmax_loss, x, y, mask)
-    if len(report.failures) == failures:  # large scores once ordinary ones are right: one mistake, its own lines
-        compare_large_scores(report, temporal_softmax_loss, x, y, mask, stability_cases(x, y, offsets))
-    report.finish()
+    if not report.failures:  # large scores once ordinary ones are right: one mistake, its own lines
+        compare_large_scores(report, temporal_softmax_loss, x, y, mask, stability_cases(x, y, score_offsets()))
 
 
 # --------------------------------------------------------------------------- clip_gradients
 
 
-def clip_oracle(grads, max_norm, device="cpu"):
-    """(clipped arrays, norm) from torch.nn.utils: get_total_norm, then clip_grads_with_norm_."""
+def _holding(grads, device="cpu"):
+    """A float64 tensor per array, holding that array as its .grad (what torch's clipping takes)."""
     torch = _torch()
     holders = []
     for g in grads:
         holder = torch.zeros(g.shape, dtype=torch.float64, device=device, requires_grad=True)
         holder.grad = torch.tensor(g, dtype=torch.float64, device=device)
         holders.append(holder)
+    return holders
+
+
+def clip_oracle(grads, max_norm, device="cpu"):
+    """(clipped arrays, norm) from torch.nn.utils: get_total_norm, then clip_grads_with_norm_."""
+    torch = _torch()
+    holders = _holding(grads, device)
     norm = torch.nn.utils.get_total_norm([h.grad for h in holders])
     # torch scales by max_norm / (norm + 1e-6); asking for max_norm * (norm + 1e-6) / norm gives exactly max_norm / norm.
     torch.nn.utils.clip_grads_with_norm_(holders, max_norm * (float(norm) + 1e-6) / float(norm), norm)
@@ -447,13 +481,8 @@ def clip_oracle(grads, max_norm, device="cpu"):
 
 
 def _clip_by_value(grads, max_norm):
-    torch = _torch()
-    holders = []
-    for g in grads:
-        holder = torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
-        holder.grad = torch.tensor(g, dtype=torch.float64)
-        holders.append(holder)
-    torch.nn.utils.clip_grad_value_(holders, max_norm)
+    holders = _holding(grads)
+    _torch().nn.utils.clip_grad_value_(holders, max_norm)
     return [h.grad.numpy() for h in holders]
 
 
@@ -463,10 +492,8 @@ BELOW_HINT = "the global norm is below max_norm here: return the gradients uncha
 
 
 def compare_clip_gradients(report: Report, clip_gradients_arrays, grads, max_norm, reference=None) -> None:
-    """``clip_gradients_arrays(max_norm, *grads)`` is the notebook's adapter: it calls the
-    learner's clip_gradients on a dict of these arrays and returns (*clipped, norm, fresh),
-    fresh telling whether clip_gradients returned a new dict and left the given one alone."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    """``clip_gradients_arrays(max_norm, *grads)`` is clip_gradients through its harness
+    (``clip_gradients_harness``); ``reference`` the reference's, through the same harness."""
     oracles = [(f"torch {d}", *clip_oracle(grads, max_norm, d)) for d in devices()]
     if reference is not None:
         r = reference(max_norm, *grads)
@@ -476,8 +503,6 @@ def compare_clip_gradients(report: Report, clip_gradients_arrays, grads, max_nor
     by_value = _clip_by_value(grads, max_norm)
     result = call_unchanged(report, clip_gradients_arrays, max_norm, *grads, name="clip_gradients",
                             argument_names=(None, *(f"grads[{i}]" for i in range(len(grads)))))
-    if not isinstance(result, tuple) or len(result) != len(grads) + 2:
-        raise CheckFailed("clip_gradients should return (the clipped dict, the norm before clipping)")
     clipped, norm, fresh = result[:len(grads)], result[len(grads)], result[len(grads) + 1]
     report.require("new dict", bool(fresh), "returned the grads dict itself (or changed its entries)",
                    hint="return a new dict and leave grads as it was: the caller still holds it", oracle="rule")
@@ -495,21 +520,43 @@ def compare_clip_gradients(report: Report, clip_gradients_arrays, grads, max_nor
         require_float64(report, f"grads[{i}]", value)
 
 
-def _clip_inputs():
-    return [linspace_array((3, 4), -1.5, 2.0), linspace_array((4, 4), 0.9, -1.2), linspace_array((4,), -0.5, 0.8)]
+def clip_case(rng=None, D=3, H=4):
+    """Three gradients, (D, H), (H, H) and (H,): fixed values, or random ones drawn from ``rng``."""
+    if rng is None:
+        return [linspace_array((D, H), -1.5, 2.0), linspace_array((H, H), 0.9, -1.2), linspace_array((H,), -0.5, 0.8)]
+    return [rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H)]
 
 
-def clip_gradients(clip_gradients_arrays):
-    """Graded: clip_gradients (through the notebook's clip_gradients_arrays) against
-    torch.nn.utils' clipping, above and below the threshold; a new dict returned, the
-    given arrays left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("clip_gradients")
-    grads = _clip_inputs()
-    total = float(np.sqrt(sum(np.sum(g**2) for g in grads)))
-    compare_clip_gradients(report, clip_gradients_arrays, grads, 1.0)          # clipped
-    compare_clip_gradients(report, clip_gradients_arrays, grads, 2.0 * total)  # left alone
-    report.finish()
+def global_norm(arrays) -> float:
+    """The norm of all the arrays together, as one long vector (how a case sets its max_norm)."""
+    return float(np.sqrt(sum(np.sum(a**2) for a in arrays)))
+
+
+def clip_gradients_harness(clip_gradients):
+    """clip_gradients(grads, max_norm), a function of a dict, as clip_gradients_arrays(max_norm,
+    *grads) -> (*clipped arrays, norm, fresh): the arrays go in a dict named grad0, grad1, ...;
+    fresh tells whether clip_gradients returned a new dict and left the given one as it was."""
+
+    def clip_gradients_arrays(max_norm, *grads):
+        names = [f"grad{i}" for i in range(len(grads))]
+        given = dict(zip(names, grads))
+        clipped, norm = _unpacked(clip_gradients(given, max_norm), 2,
+                                  "clip_gradients should return (the clipped dict, the norm before clipping)")
+        if not isinstance(clipped, dict) or set(clipped) != set(names):
+            raise CheckFailed("clip_gradients should return a dict with the same keys as grads, and the norm")
+        fresh = clipped is not given and all(given[name] is grad for name, grad in zip(names, grads))
+        return (*(clipped[name] for name in names), norm, fresh)
+
+    return (clip_gradients_arrays,)
+
+
+@visible_check(harness=clip_gradients_harness)
+def clip_gradients(report, clip_gradients_arrays):
+    """Graded: clip_gradients against torch.nn.utils' clipping, above and below the threshold;
+    a new dict returned, the given arrays left unchanged."""
+    grads = clip_case()
+    compare_clip_gradients(report, clip_gradients_arrays, grads, 1.0)                        # clipped
+    compare_clip_gradients(report, clip_gradients_arrays, grads, 2.0 * global_norm(grads))  # left alone
 
 
 # --------------------------------------------------------------------------- the character model's loss
@@ -553,9 +600,8 @@ CHAR_HINT = ("one-hot x_idx, rnn_forward from h_prev, temporal_affine_forward wi
 
 
 def compare_char_rnn_loss(report: Report, char_rnn_loss_arrays, params, x_idx, y_idx, h_prev, reference=None, numeric=True) -> None:
-    """``char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev)`` is the notebook's
-    adapter: it returns (loss, dWx, dWh, db, dWy, dby, h_last)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    """``char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev)`` is char_rnn_loss
+    through its harness: it returns (loss, dWx, dWh, db, dWy, dby, h_last)."""
     args = (*(params[n] for n in PARAM_NAMES), x_idx, y_idx, h_prev)
     oracles = [(f"torch {d}", char_model_oracle(params, x_idx, y_idx, h_prev, d)) for d in devices()]
     if reference is not None:
@@ -566,8 +612,6 @@ def compare_char_rnn_loss(report: Report, char_rnn_loss_arrays, params, x_idx, y
     own_targets = char_model_oracle(params, x_idx, y_idx, h_prev, targets=x_idx)
     result = call_unchanged(report, char_rnn_loss_arrays, *args, name="char_rnn_loss",
                             argument_names=(*PARAM_NAMES, "x_idx", "y_idx", "h_prev"))
-    if not isinstance(result, tuple) or len(result) != 7:
-        raise CheckFailed("char_rnn_loss should return (loss, grads, h_last)")
     loss, grads, h_last = result[0], dict(zip(PARAM_NAMES, result[1:6])), result[6]
     if numeric:
         def own_loss(name):
@@ -607,7 +651,9 @@ def centred_difference_of(f, value):
     return centred_difference(f, value.copy(), 1.0)
 
 
-def _char_inputs(rng=None, N=2, T=4, V=5, H=3):
+def char_case(rng=None, N=2, T=4, V=5, H=3):
+    """(params, x_idx, y_idx, h_prev) of the character model: fixed values, or random ones
+    drawn from ``rng``."""
     if rng is None:
         params = {"Wx": linspace_array((V, H), -0.6, 0.7), "Wh": linspace_array((H, H), 0.5, -0.4),
                   "b": linspace_array((H,), -0.1, 0.2), "Wy": linspace_array((H, V), 0.8, -0.7),
@@ -622,13 +668,28 @@ def _char_inputs(rng=None, N=2, T=4, V=5, H=3):
     return params, rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T)), np.tanh(rng.normal(size=(N, H)))
 
 
-def char_rnn_loss(char_rnn_loss_arrays):
-    """Graded: the character model's loss, gradients and last state (through char_rnn_loss_arrays)
-    against torch autograd of torch's layers, and centred differences of the learner's own loss."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("char_rnn_loss")
-    compare_char_rnn_loss(report, char_rnn_loss_arrays, *_char_inputs())
-    report.finish()
+def char_rnn_loss_harness(char_rnn_loss):
+    """char_rnn_loss(params, x_idx, y_idx, h_prev) -> (loss, grads, h_last), functions of dicts,
+    as char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev) -> (loss, dWx, dWh, db, dWy,
+    dby, h_last). The params dict holds the given arrays themselves, so that a change made to
+    them in place shows."""
+
+    def char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev):
+        params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
+        loss, grads, h_last = _unpacked(char_rnn_loss(params, x_idx, y_idx, h_prev), 3,
+                                        "char_rnn_loss should return (loss, grads, h_last)")
+        if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
+            raise CheckFailed(f"char_rnn_loss should return grads as a dict with the keys {', '.join(PARAM_NAMES)}")
+        return (loss, *(grads[name] for name in PARAM_NAMES), h_last)
+
+    return (char_rnn_loss_arrays,)
+
+
+@visible_check(harness=char_rnn_loss_harness)
+def char_rnn_loss(report, char_rnn_loss_arrays):
+    """Graded: the character model's loss, gradients and last state against torch autograd of
+    torch's layers, and centred differences of the learner's own loss."""
+    compare_char_rnn_loss(report, char_rnn_loss_arrays, *char_case())
 
 
 # --------------------------------------------------------------------------- truncated BPTT
@@ -653,8 +714,7 @@ def tbptt_oracle(params, x_idx, y_idx, h_prev, learning_rate, max_norm, device="
 def compare_tbptt_step(report: Report, tbptt_step_arrays, params, chunks, h0, learning_rate, max_norm, reference=None) -> None:
     """Consecutive chunks, each from the state and the parameters the previous one left.
     ``tbptt_step_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev, learning_rate, max_norm)``
-    is the notebook's adapter: it returns (loss, h_last, *updated params)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    is tbptt_step through its harness: it returns (loss, h_last, *updated params)."""
     p, h = dict(params), h0
     for k, (x_idx, y_idx) in enumerate(chunks):
         if not all(isinstance(p[n], np.ndarray) and p[n].shape == params[n].shape for n in PARAM_NAMES) \
@@ -675,8 +735,6 @@ def compare_tbptt_step(report: Report, tbptt_step_arrays, params, chunks, h0, le
         result = call_unchanged(report, tbptt_step_arrays, *(p[n] for n in PARAM_NAMES), x_idx, y_idx, h,
                                 learning_rate, max_norm, name="tbptt_step",
                                 argument_names=(None,) * 5 + (f"x_chunk_idx {k}", f"y_chunk_idx {k}", f"h_prev {k}", None, None))
-        if not isinstance(result, tuple) or len(result) != 7:
-            raise CheckFailed("tbptt_step should return (loss, h_last) and update params in place")
         loss, h_last, updated = result[0], result[1], dict(zip(PARAM_NAMES, result[2:]))
         zero_hint = "start each chunk from h_prev (the state carried from the previous chunk), not from zeros"
         for oracle, (e_loss, e_h, e_params) in steps.items():
@@ -696,22 +754,38 @@ def compare_tbptt_step(report: Report, tbptt_step_arrays, params, chunks, h0, le
         p, h = updated, h_last
 
 
-def _tbptt_inputs(rng=None, N=2, T=4, V=5, H=3, chunks=2):
-    params, x_idx, y_idx, h0 = _char_inputs(rng, N, T, V, H)
+def tbptt_case(rng=None, N=2, T=4, V=5, H=3, chunks=2):
+    """(params, [(x_idx, y_idx) of each chunk], h0): fixed values (two chunks), or random ones
+    drawn from ``rng``."""
+    params, x_idx, y_idx, h0 = char_case(rng, N, T, V, H)
     if rng is None:
         second = (np.array([[2, 0, 1, 3], [4, 1, 1, 0]]), np.array([[0, 1, 3, 4], [1, 1, 0, 2]]))
         return params, [(x_idx, y_idx), second], h0
     return params, [(x_idx, y_idx)] + [(rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T))) for _ in range(chunks - 1)], h0
 
 
-def tbptt_step(tbptt_step_arrays):
-    """Graded: two consecutive truncated-BPTT steps (through tbptt_step_arrays) against torch
-    autograd with torch's global-norm clipping and torch.optim.SGD; the state carried."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("tbptt_step")
-    params, chunks, h0 = _tbptt_inputs()
+def tbptt_step_harness(tbptt_step):
+    """tbptt_step(params, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm) -> (loss,
+    h_last), which updates the dict params in place, as tbptt_step_arrays(Wx, Wh, b, Wy, by,
+    x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm) -> (loss, h_last, Wx, Wh, b, Wy,
+    by): the step runs on a params dict of copies of the given weights, and returns them as
+    the step left them."""
+
+    def tbptt_step_arrays(Wx, Wh, b, Wy, by, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm):
+        params = {name: np.array(value, dtype=np.float64) for name, value in zip(PARAM_NAMES, (Wx, Wh, b, Wy, by))}
+        loss, h_last = _unpacked(tbptt_step(params, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm), 2,
+                                 "tbptt_step should return (loss, h_last) and update params in place")
+        return (loss, h_last, *(params[name] for name in PARAM_NAMES))
+
+    return (tbptt_step_arrays,)
+
+
+@visible_check(harness=tbptt_step_harness)
+def tbptt_step(report, tbptt_step_arrays):
+    """Graded: two consecutive truncated-BPTT steps against torch autograd with torch's
+    global-norm clipping and torch.optim.SGD; the state carried."""
+    params, chunks, h0 = tbptt_case()
     compare_tbptt_step(report, tbptt_step_arrays, params, chunks, h0, 0.1, 1.0)
-    report.finish()
 
 
 # --------------------------------------------------------------------------- sampling
@@ -721,77 +795,71 @@ def tbptt_step(tbptt_step_arrays):
 
 SAMPLE_SEED_IDX, SAMPLE_LENGTH, SAMPLE_SEED = 5, 12, 7
 SAMPLE_TEMPERATURES = (1.0, 0.5, 2.0, 1e-4)
-#: temperature -> the reference's draws on _sample_params(), h0 = _sample_h0(), seed 7
-SAMPLE_EXPECTED = {
-    1.0: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-    0.5: (3, 5, 3, 4, 3, 4, 2, 3, 4, 4, 4, 3),
-    2.0: (3, 5, 4, 3, 2, 5, 0, 5, 4, 4, 2, 3),
-    0.0001: (2, 4, 3, 4, 4, 4, 4, 4, 4, 3, 4, 4),
-}
-#: hint -> temperature -> the draws a known mistake gives on the same inputs
-SAMPLE_MISTAKES: dict[str, dict[float, tuple[int, ...]]] = {
-    'divide the scores by the temperature before the softmax': {
-        1.0: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-        0.5: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-        2.0: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-        0.0001: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-    },
-    'divide the scores by the temperature (not multiply)': {
-        1.0: (3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-        0.5: (3, 5, 4, 3, 2, 5, 0, 5, 4, 4, 2, 3),
-        2.0: (3, 5, 3, 4, 3, 4, 2, 3, 4, 4, 4, 3),
-        0.0001: (3, 5, 4, 1, 1, 5, 0, 4, 4, 2, 1, 1),
-    },
-    'feed the sampled character back as the next input, not the most likely one': {
-        1.0: (3, 5, 4, 3, 4, 5, 0, 4, 5, 3, 3, 4),
-        0.5: (3, 5, 4, 3, 4, 4, 2, 4, 4, 3, 3, 4),
-        2.0: (3, 5, 4, 2, 3, 5, 0, 4, 5, 3, 2, 3),
-        0.0001: (2, 4, 3, 4, 4, 4, 4, 4, 4, 3, 4, 4),
-    },
-    'carry the hidden state from step to step: each step starts from the state the previous one returned': {
-        1.0: (3, 4, 4, 2, 2, 4, 0, 4, 4, 3, 2, 2),
-        0.5: (3, 4, 4, 3, 2, 4, 0, 4, 4, 3, 2, 2),
-        2.0: (3, 5, 4, 2, 2, 4, 0, 4, 4, 3, 2, 2),
-        0.0001: (2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3),
-    },
-    'start from the given state h0, not from zeros': {
-        1.0: (2, 5, 2, 4, 2, 5, 0, 5, 3, 4, 2, 3),
-        0.5: (2, 5, 2, 4, 3, 4, 2, 3, 4, 4, 4, 3),
-        2.0: (3, 5, 3, 2, 1, 5, 0, 5, 4, 4, 2, 3),
-        0.0001: (1, 5, 1, 5, 1, 0, 4, 4, 4, 4, 4, 4),
-    },
-    'return the generated characters only, not the seed character first': {
-        1.0: (5, 3, 5, 3, 4, 2, 5, 0, 5, 3, 4, 2),
-        0.5: (5, 3, 5, 3, 4, 3, 4, 2, 3, 4, 4, 4),
-        2.0: (5, 3, 5, 4, 3, 2, 5, 0, 5, 4, 4, 2),
-        0.0001: (5, 2, 4, 3, 4, 4, 4, 4, 4, 4, 3, 4),
-    },
-}
+
+
+def _draws_at_each_temperature(text: str) -> dict[float, tuple[int, ...]]:
+    """'353425053423 ...' (one digit per character, one run per temperature of
+    SAMPLE_TEMPERATURES, in order) -> {temperature: draws}."""
+    runs = text.split()
+    assert len(runs) == len(SAMPLE_TEMPERATURES) and all(len(run) == SAMPLE_LENGTH for run in runs)
+    return {t: tuple(int(c) for c in run) for t, run in zip(SAMPLE_TEMPERATURES, runs)}
+
+
+#: temperature -> the reference's draws on sample_case() with SAMPLE_SEED_IDX, SAMPLE_LENGTH, SAMPLE_SEED
+SAMPLE_EXPECTED = _draws_at_each_temperature("353425053423 353434234443 354325054423 243444444344")
+#: hint -> temperature -> the draws a known mistake gives on the same inputs (the hints are
+#: those the grader's catalog of known mistakes gives them)
+SAMPLE_MISTAKES = {hint: _draws_at_each_temperature(draws) for hint, draws in {
+    "divide the scores by the temperature before the softmax":
+        "353425053423 353425053423 353425053423 353425053423",
+    "divide the scores by the temperature (not multiply)":
+        "353425053423 354325054423 353434234443 354115044211",
+    "feed the sampled character back as the next input, not the most likely one":
+        "354345045334 354344244334 354235045323 243444444344",
+    "carry the hidden state from step to step: each step starts from the state the previous one returned":
+        "344224044322 344324044322 354224044322 233333333333",
+    "start from the given state h0, not from zeros":
+        "252425053423 252434234443 353215054423 151510444444",
+    "return the generated characters only, not the seed character first":
+        "535342505342 535343423444 535432505442 524344444434",
+}.items()}
 SAMPLE_HINT = ("each step: the one-hot of the previous character and h through rnn_step_forward; "
                "p = softmax((h Wy + by) / temperature); one rng.choice(V, p=p) per character")
 GREEDY_HINT = "at a tiny temperature the softmax is (almost) one-hot on the largest score: sampling picks the most likely character"
 
 
-def _sample_params(rng=None, V=6, H=4):
+def sample_case(rng=None, V=6, H=4):
+    """(params, h0 (1, H)): fixed values, or random ones drawn from ``rng``. h0 is far from 0:
+    a sampler that ignores it draws otherwise."""
     if rng is None:
-        return {"Wx": linspace_array((V, H), -1.2, 1.3) * np.cos(np.arange(V * H)).reshape(V, H),
-                "Wh": linspace_array((H, H), 1.5, -1.25) * np.cos(1.7 * np.arange(H * H)).reshape(H, H),
-                "b": linspace_array((H,), -0.2, 0.3),
-                "Wy": linspace_array((H, V), 1.5, -1.4) * np.sin(np.arange(H * V) + 1.0).reshape(H, V),
-                "by": linspace_array((V,), 0.1, -0.2)}
-    return {"Wx": rng.normal(size=(V, H)), "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
-            "b": rng.normal(scale=0.3, size=H), "Wy": rng.normal(scale=2 / np.sqrt(H), size=(H, V)),
-            "by": rng.normal(scale=0.3, size=V)}
+        params = {"Wx": linspace_array((V, H), -1.2, 1.3) * np.cos(np.arange(V * H)).reshape(V, H),
+                  "Wh": linspace_array((H, H), 1.5, -1.25) * np.cos(1.7 * np.arange(H * H)).reshape(H, H),
+                  "b": linspace_array((H,), -0.2, 0.3),
+                  "Wy": linspace_array((H, V), 1.5, -1.4) * np.sin(np.arange(H * V) + 1.0).reshape(H, V),
+                  "by": linspace_array((V,), 0.1, -0.2)}
+        return params, linspace_array((1, H), -0.9, 0.8)
+    params = {"Wx": rng.normal(size=(V, H)), "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
+              "b": rng.normal(scale=0.3, size=H), "Wy": rng.normal(scale=2 / np.sqrt(H), size=(H, V)),
+              "by": rng.normal(scale=0.3, size=V)}
+    return params, np.tanh(rng.normal(scale=2.0, size=(1, H)))
 
 
-def _sample_h0(H=4):
-    return linspace_array((1, H), -0.9, 0.8)  # far from 0: a sampler that ignores h0 draws otherwise
+def sample_harness(sample):
+    """sample(params, seed_idx, h0, length, temperature, rng), a function of a dict and a
+    Generator, as sample_arrays(Wx, Wh, b, Wy, by, seed_idx, h0, length, temperature, seed)
+    -> the drawn indices, with rng = np.random.default_rng(seed). The params dict holds the
+    given arrays themselves, so that a change made to them in place shows."""
+
+    def sample_arrays(Wx, Wh, b, Wy, by, seed_idx, h0, length, temperature, seed):
+        params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
+        return np.asarray(sample(params, int(seed_idx), h0, int(length), float(temperature), np.random.default_rng(int(seed))))
+
+    return (sample_arrays,)
 
 
 def call_sample(report: Report, sample_arrays, params, seed_idx, h0, length, temperature, seed, label):
-    """The learner's sample through the adapter: params and h0 must be left unchanged; a
+    """The learner's sample through its harness: params and h0 must be left unchanged; a
     crash at a tiny temperature (probabilities with nan after an overflow) becomes a line."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     try:
         return call_unchanged(report, sample_arrays, *(params[n] for n in PARAM_NAMES), seed_idx, h0, length,
                               temperature, seed, name="sample",
@@ -805,7 +873,7 @@ def call_sample(report: Report, sample_arrays, params, seed_idx, h0, length, tem
         return None
 
 
-def compare_sample_draws(report: Report, idx, expected, length, label, suspects, oracle) -> None:
+def compare_sample_draws(report: Report, idx, expected, label, suspects, oracle) -> None:
     """The learner's draws against the expected ones: an integer array of shape (length,)."""
     is_int = isinstance(idx, np.ndarray) and idx.dtype.kind in "iu"
     if isinstance(idx, np.ndarray):
@@ -817,30 +885,25 @@ def compare_sample_draws(report: Report, idx, expected, length, label, suspects,
     report.compare(label, idx, np.asarray(expected), oracle=oracle, tol=1e-9, hint=hint, suspects=clean)
 
 
-def sample(sample_arrays):
-    """Graded: sample (through sample_arrays, with np.random.default_rng(seed)) against fixed
-    expected draws at temperatures 1, 0.5 and 2 and near 0 (the argmax); params and h0 unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("sample")
-    params, h0 = _sample_params(), _sample_h0()
+@visible_check(harness=sample_harness)
+def sample(report, sample_arrays):
+    """Graded: sample, with np.random.default_rng(seed), against fixed expected draws at
+    temperatures 1, 0.5 and 2 and near 0 (the argmax); params and h0 unchanged."""
+    params, h0 = sample_case()
     for temperature in SAMPLE_TEMPERATURES:
         label = "T->0" if temperature < 0.01 else f"T={temperature:g}"
         idx = call_sample(report, sample_arrays, params, SAMPLE_SEED_IDX, h0, SAMPLE_LENGTH, temperature, SAMPLE_SEED, label)
-        if idx is None:
-            continue
-        suspects = {hint: draws.get(temperature) for hint, draws in SAMPLE_MISTAKES.items()}
-        compare_sample_draws(report, idx, SAMPLE_EXPECTED[temperature], SAMPLE_LENGTH, label, suspects, "fixed")
-    report.finish()
+        if idx is not None:
+            suspects = {hint: draws.get(temperature) for hint, draws in SAMPLE_MISTAKES.items()}
+            compare_sample_draws(report, idx, SAMPLE_EXPECTED[temperature], label, suspects, "fixed")
 
 
-__all__ = [
-    "CheckFailed",
-    "rnn_step_backward",
-    "rnn_backward",
-    "temporal_affine_backward",
-    "temporal_softmax_loss",
-    "clip_gradients",
-    "char_rnn_loss",
-    "tbptt_step",
-    "sample",
-]
+# --------------------------------------------------------------------------- shared by the harnesses
+
+
+def _unpacked(result, count: int, message: str) -> tuple:
+    """What a learner's function returned, when it is a tuple of ``count``; else the check
+    fails with ``message`` (what the function should return)."""
+    if not isinstance(result, tuple) or len(result) != count:
+        raise CheckFailed(message)
+    return result

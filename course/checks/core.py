@@ -277,6 +277,13 @@ def linspace_array(shape, low: float, high: float) -> np.ndarray:
     return np.linspace(low, high, num=int(np.prod(shape))).reshape(shape)
 
 
+def case_array(rng, shape, low: float, high: float, scale: float = 1.0) -> np.ndarray:
+    """Evenly spaced values from low to high when rng is None; else normal ones of this scale."""
+    if rng is None:
+        return linspace_array(shape, low, high)
+    return np.asarray(rng.normal(scale=scale, size=shape))  # a 0-d array, not a float, for shape ()
+
+
 def describe_mismatch(actual, expected, tol: float, floor: float = 1e-8) -> tuple[str, float]:
     """Return (problem, error): problem is '' when actual matches expected within tol.
 

@@ -1,11 +1,12 @@
 """Checks for lesson 01 (fully connected layers).
 
-Each public function is what one graded cell calls, e.g. ``check.affine_forward(affine_forward)``.
+Each ``@visible_check`` is what one graded cell calls, e.g. ``check.affine_forward(affine_forward)``.
 Visible checks use fixed inputs and oracles that hold no answer: PyTorch (float64, on every
 available device), fixed expected values for fixed inputs, and the contracts the docstrings
 state (inputs left unchanged, the cache's layout, float64 results). The ``compare_*``
 functions hold the comparisons; the hidden checks (``autograder.hidden.fc_layers``) run the
-same comparisons on random shapes, adding the NumPy reference as a further oracle.
+same comparisons on random shapes, adding the NumPy reference as a further oracle. Both build
+their inputs with the same ``*_case`` builders: fixed values here, drawn from an rng there.
 
 Each check judges one function only: a backward check builds the cache the forward's
 docstring states (from PyTorch's values), so a wrong cache loses points in the forward's
@@ -16,10 +17,65 @@ from __future__ import annotations
 import numpy as np
 
 from .core import (CheckFailed, Report, approximate_floor, call_backward_twice, call_student, call_unchanged,
-                   linspace_array)
+                   case_array, linspace_array, visible_check)
 from .torch_oracle import devices, forward_backward, torch_module as _torch
 
 F64 = np.float64
+
+
+# --------------------------------------------------------------------------- cases
+# One builder per exercise makes the inputs of its visible check (rng None: fixed, readable
+# values) and of its hidden check (values drawn from rng, in any shape the hidden check asks).
+
+
+def affine_case(rng=None, shape=(3, 4, 5)):
+    """x (N, D), W (D, M), b (M,) and an upstream gradient dout (N, M), for shape (N, D, M)."""
+    n, d, m = shape
+    return (case_array(rng, (n, d), -0.5, 0.4), case_array(rng, (d, m), -0.3, 0.6),
+            case_array(rng, (m,), -0.2, 0.3), case_array(rng, (n, m), 0.9, -0.6))
+
+
+def activation_case(rng=None, shape=(3, 4)):
+    """x of any shape, moderate but reaching the curved part of both activations, and dout."""
+    return case_array(rng, shape, -3.0, 3.0, scale=3.0), case_array(rng, shape, 1.0, -0.5)
+
+
+def softmax_case(rng=None, shape=(4, 5)):
+    """scores (N, V) and integer labels y (N,); the fixed labels include the last class."""
+    n, v = shape
+    if rng is None:
+        return linspace_array(shape, -2.0, 1.5), np.arange(n) * 3 % v
+    return rng.normal(scale=5.0, size=shape), rng.integers(0, v, size=n)
+
+
+def numerical_gradient_case(rng=None, shape=(3, 4), m=2):
+    """x of any shape and dout_cube (for f = x**3, both kept away from 0, where a relative
+    error means little); A (D, m) and dout_product (N, m) for f = tanh(x A), which needs a
+    2-D x (dout_product is None otherwise)."""
+    d = shape[-1] if shape else 1
+    product_shape = (shape[0], m) if len(shape) == 2 else None
+    if rng is None:
+        x, dout_cube = linspace_array(shape, -1.6, 1.7), linspace_array(shape, 0.5, -1.0)
+        A = linspace_array((d, m), 0.7, -0.4)
+        return x, A, dout_cube, product_shape and linspace_array(product_shape, -0.8, 1.1)
+
+    def away_from_zero():
+        return np.asarray(rng.uniform(0.3, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape))
+
+    x, dout_cube = away_from_zero(), away_from_zero()
+    A = rng.normal(scale=0.5 / np.sqrt(d), size=(d, m))  # keeps tanh(x A) out of saturation
+    return x, A, dout_cube, product_shape and rng.normal(size=product_shape)
+
+
+def fc_feedback_case(rng=None, shape=(2, 100, 10)):
+    """x (N, D), prev_h (N, H) in (-1, 1) as a tanh state is, W (D + H, H), b (H,), for shape
+    (N, D, H); the fixed W has no pattern that a wrong row order could keep."""
+    n, d, h = shape
+    if rng is None:
+        W = linspace_array((d + h, h), -0.1, 0.1) * np.cos(np.arange((d + h) * h)).reshape(d + h, h)
+        return linspace_array((n, d), -1.0, 1.0), linspace_array((n, h), 0.5, -0.5), W, linspace_array((h,), -0.2, 0.2)
+    return (rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
+            rng.normal(scale=1 / np.sqrt(d + h), size=(d + h, h)), rng.normal(scale=0.1, size=h))
 
 
 def _compare_field(report: Report, quantity: str, value, expected, hint: str, suspects=None) -> None:
@@ -36,7 +92,6 @@ def _affine_torch(x, W, b):
 
 
 def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     out, cache = call_unchanged(report, affine_forward, x, W, b, argument_names=("x", "W", "b"),
                                 returns=("out", "cache"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), device=d)[0]) for d in devices()]
@@ -76,7 +131,6 @@ def _shape_hint(x, hint: str) -> str:
 def _call_any_shape(call, x, name: str):
     """Run ``call()`` (a learner's function on ``x``); when x is not 2-D and the learner's
     code raises, say that the shape is the likely cause instead of showing a bare error."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     try:
         return call()
     except CheckFailed:
@@ -87,23 +141,14 @@ def _call_any_shape(call, x, name: str):
         raise CheckFailed(f"{name} raised {type(error).__name__} ({error}) for x of shape {np.shape(x)} -> {ANY_SHAPE}") from None
 
 
-AFFINE_X = linspace_array((3, 4), -0.5, 0.4)
-AFFINE_W = linspace_array((4, 5), -0.3, 0.6)
-AFFINE_B = linspace_array((5,), -0.2, 0.3)
-AFFINE_DOUT = linspace_array((3, 5), 0.9, -0.6)
-
-
-def affine_forward(affine_forward):
+@visible_check
+def affine_forward(report, affine_forward):
     """Graded: affine_forward(x, W, b) against torch.nn.functional.linear; its cache and its inputs."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("affine_forward")
-    compare_affine_forward(report, affine_forward, AFFINE_X.copy(), AFFINE_W.copy(), AFFINE_B.copy())
-    report.finish()
+    compare_affine_forward(report, affine_forward, *affine_case()[:3])
 
 
 def compare_affine_backward(report: Report, affine_forward, affine_backward, x, W, b, dout, reference=None) -> None:
     """``affine_forward`` is not called: the cache is the one its docstring states, (x, W)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     dx, dW, db = call_backward_twice(report, affine_backward, dout, (x, W), argument_names=("dout", "cache"),
                                      returns=("dx", "dW", "db"))
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
@@ -122,13 +167,10 @@ def compare_affine_backward(report: Report, affine_forward, affine_backward, x, 
                        suspects={"db is a sum over the batch, not a mean": grads["b"] / n})
 
 
-def affine_backward(affine_forward, affine_backward):
+@visible_check
+def affine_backward(report, affine_forward, affine_backward):
     """Graded: affine_backward(dout, cache) on the cache (x, W), against torch autograd."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("affine_backward")
-    compare_affine_backward(report, affine_forward, affine_backward, AFFINE_X.copy(), AFFINE_W.copy(),
-                            AFFINE_B.copy(), AFFINE_DOUT.copy())
-    report.finish()
+    compare_affine_backward(report, affine_forward, affine_backward, *affine_case())
 
 
 # --------------------------------------------------------------------------- activations
@@ -152,7 +194,6 @@ def _torch_activation(kind: str, x, dout=None):
 
 
 def compare_activation_forward(report: Report, kind: str, forward, x, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     name = f"{kind}_forward"
     out, cache = _call_any_shape(
         lambda: call_unchanged(report, forward, x, argument_names=("x",), name=name, returns=("out", "cache")), x, name)
@@ -181,7 +222,6 @@ def compare_activation_forward(report: Report, kind: str, forward, x, reference=
 
 def compare_activation_backward(report: Report, kind: str, forward, backward, x, dout, reference=None) -> None:
     """``forward`` is not called: the cache is the one its docstring states, out = kind(x)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     out = _torch_activation(kind, x)
     name = f"{kind}_backward"
     dx = _call_any_shape(
@@ -210,55 +250,44 @@ def compare_activation_backward(report: Report, kind: str, forward, backward, x,
                        suspects=suspects)
 
 
-ACTIVATION_X = linspace_array((3, 4), -3.0, 3.0)
-ACTIVATION_DOUT = linspace_array((3, 4), 1.0, -0.5)
 # Far into saturation, and one-dimensional (the docstring says "any shape"):
 # exp(1000) overflows a float64, the activation must not.
 SATURATED_X = np.array([-1000.0, -40.0, -1e-3, 0.0, 1e-3, 40.0, 1000.0])
 
 
-def _activation_forward(kind: str, forward) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report(f"{kind}_forward")
-    compare_activation_forward(report, kind, forward, ACTIVATION_X.copy())
+def _activation_forward(report: Report, kind: str, forward) -> None:
+    x, _ = activation_case()
+    compare_activation_forward(report, kind, forward, x)
     saturated, _ = _call_any_shape(lambda: call_student(forward, SATURATED_X, returns=("out", "cache")), SATURATED_X,
                                    f"{kind}_forward")
     spec = ACTIVATIONS[kind]
     # Same quantity as above: a formula that is wrong everywhere fails once, not twice.
     report.compare("out", saturated, _torch_activation(kind, SATURATED_X), oracle="large |x|", dtype=F64,
                    hint=_shape_hint(SATURATED_X, spec["formula"]), nonfinite_hint=spec["overflow"])
-    report.finish()
 
 
-def _activation_backward(kind: str, forward, backward) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report(f"{kind}_backward")
-    compare_activation_backward(report, kind, forward, backward, ACTIVATION_X.copy(), ACTIVATION_DOUT.copy())
-    report.finish()
-
-
-def tanh_forward(tanh_forward):
+@visible_check
+def tanh_forward(report, tanh_forward):
     """Graded: tanh_forward(x) against torch.tanh, including saturated inputs; its cache and its input."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _activation_forward("tanh", tanh_forward)
+    _activation_forward(report, "tanh", tanh_forward)
 
 
-def tanh_backward(tanh_forward, tanh_backward):
+@visible_check
+def tanh_backward(report, tanh_forward, tanh_backward):
     """Graded: tanh_backward(dout, cache) on the cache out = tanh(x), against torch autograd."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _activation_backward("tanh", tanh_forward, tanh_backward)
+    compare_activation_backward(report, "tanh", tanh_forward, tanh_backward, *activation_case())
 
 
-def sigmoid_forward(sigmoid_forward):
+@visible_check
+def sigmoid_forward(report, sigmoid_forward):
     """Graded: sigmoid_forward(x) against torch.sigmoid, including saturated inputs; its cache and its input."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _activation_forward("sigmoid", sigmoid_forward)
+    _activation_forward(report, "sigmoid", sigmoid_forward)
 
 
-def sigmoid_backward(sigmoid_forward, sigmoid_backward):
+@visible_check
+def sigmoid_backward(report, sigmoid_forward, sigmoid_backward):
     """Graded: sigmoid_backward(dout, cache) on the cache out = sigmoid(x), against torch autograd."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    _activation_backward("sigmoid", sigmoid_forward, sigmoid_backward)
+    compare_activation_backward(report, "sigmoid", sigmoid_forward, sigmoid_backward, *activation_case())
 
 
 # --------------------------------------------------------------------------- loss
@@ -300,7 +329,6 @@ def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores,
     """The batch itself against every oracle, then its hard versions against torch on the CPU.
     Each case is the same two quantities (loss, dscores) against another oracle, so one
     mistake gives one FAIL line per quantity: the first case that shows it."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     loss, dscores = call_unchanged(report, softmax_cross_entropy, scores, y, argument_names=("scores", "y"),
                                    returns=("loss", "dscores"))
     oracles = []
@@ -328,15 +356,11 @@ def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores,
                        nonfinite_hint=nonfinite_hint)
 
 
-def softmax_cross_entropy(softmax_cross_entropy):
+@visible_check
+def softmax_cross_entropy(report, softmax_cross_entropy):
     """Graded: loss and dscores against torch.nn.functional.cross_entropy, also for huge scores,
     rows on very different scales and a wide margin at a wrong class; its inputs left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("softmax_cross_entropy")
-    scores = linspace_array((4, 5), -2.0, 1.5)
-    y = np.array([0, 3, 1, 4])
-    compare_softmax_cross_entropy(report, softmax_cross_entropy, scores, y)
-    report.finish()
+    compare_softmax_cross_entropy(report, softmax_cross_entropy, *softmax_case())
 
 
 # --------------------------------------------------------------------------- gradient check
@@ -367,7 +391,6 @@ def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cu
     error varies with the inputs, hence the looser tolerance. x**3 with h = 0.01, whose
     centred difference is exactly 3 x**2 + h**2, proves the step ``h`` is the one used.
     """
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     exact_product = (dout_product * (1 - np.tanh(x @ A) ** 2)) @ A.T if x.ndim == 2 else None
     cases = [("x**3", _cube, dout_cube, (), 3 * x**2 * dout_cube, 1e-7)]
     if exact_product is not None:
@@ -408,14 +431,10 @@ def _weights_ignored(f, x, dout, h):
     return np.array([np.sum(f(x + step) - f(x - step)) / (2 * h) for step in steps]).reshape(x.shape)
 
 
-def numerical_gradient(numerical_gradient):
+@visible_check
+def numerical_gradient(report, numerical_gradient):
     """Graded: numerical_gradient(f, x, dout, h) on functions with known gradients; x and dout left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("numerical_gradient")
-    x = linspace_array((3, 4), -1.6, 1.7)
-    A = linspace_array((4, 2), 0.7, -0.4)
-    compare_numerical_gradient(report, numerical_gradient, x, A, linspace_array((3, 4), 0.5, -1.0), linspace_array((3, 2), -0.8, 1.1))
-    report.finish()
+    compare_numerical_gradient(report, numerical_gradient, *numerical_gradient_case())
 
 
 # --------------------------------------------------------------------------- the FC fed back: an RNN step
@@ -435,7 +454,6 @@ def _rnn_cell_oracle(x, prev_h, W, b, device):
 
 
 def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     next_h = call_unchanged(report, fc_feedback_step, x, prev_h, W, b, argument_names=("x", "prev_h", "W", "b"))
     D = x.shape[1]
     oracles = [(f"RNNCell {d}", _rnn_cell_oracle(x, prev_h, W, b, d)) for d in devices()]
@@ -455,23 +473,16 @@ def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, 
         )
 
 
-def fc_feedback_step(fc_feedback_step):
+@visible_check
+def fc_feedback_step(report, fc_feedback_step):
     """Graded: 100 inputs + 10 fed-back units through a 110 x 10 layer, against torch.nn.RNNCell; inputs left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("fc_feedback_step")
-    x = linspace_array((2, 100), -1.0, 1.0)
-    prev_h = linspace_array((2, 10), 0.5, -0.5)
-    W = linspace_array((110, 10), -0.1, 0.1) * np.cos(np.arange(1100)).reshape(110, 10)
-    b = linspace_array((10,), -0.2, 0.2)
-    compare_fc_feedback_step(report, fc_feedback_step, x, prev_h, W, b)
-    report.finish()
+    compare_fc_feedback_step(report, fc_feedback_step, *fc_feedback_case())
 
 
 # --------------------------------------------------------------------------- torch autograd
 
 
 def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd, x, W, b, dout, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     grads = call_unchanged(report, affine_gradients_autograd, x, W, b, dout, argument_names=("x", "W", "b", "dout"),
                            returns=("dx", "dW", "db"))
     # Oracles: torch autograd run here (on every device), the reference when grading.
@@ -489,25 +500,8 @@ def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd,
             )
 
 
-def affine_gradients_autograd(affine_gradients_autograd):
+@visible_check
+def affine_gradients_autograd(report, affine_gradients_autograd):
     """Graded: the affine layer's gradients from torch autograd, float64 NumPy arrays; inputs left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("affine_gradients_autograd")
-    compare_affine_gradients_autograd(report, affine_gradients_autograd, AFFINE_X.copy(), AFFINE_W.copy(),
-                                      AFFINE_B.copy(), AFFINE_DOUT.copy())
-    report.finish()
+    compare_affine_gradients_autograd(report, affine_gradients_autograd, *affine_case())
 
-
-__all__ = [
-    "CheckFailed",
-    "affine_forward",
-    "affine_backward",
-    "tanh_forward",
-    "tanh_backward",
-    "sigmoid_forward",
-    "sigmoid_backward",
-    "softmax_cross_entropy",
-    "numerical_gradient",
-    "fc_feedback_step",
-    "affine_gradients_autograd",
-]

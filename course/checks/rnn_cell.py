@@ -1,11 +1,12 @@
 """Checks for lesson 02 (the recurrent cell).
 
-Each public function is what one graded cell calls, e.g. ``check.rnn_step_forward(rnn_step_forward)``.
+Each ``@visible_check`` is what one graded cell calls, e.g. ``check.rnn_step_forward(rnn_step_forward)``.
 Visible checks use fixed inputs (D != H, so that a misplaced weight matrix shows) and
 PyTorch as the oracle (float64, on every available device): ``torch.nn.RNNCell`` for a
 step, ``torch.nn.RNN(batch_first=True)`` for a sequence. The ``compare_*`` functions hold
 the comparisons; the hidden checks (``autograder.hidden.rnn_cell``) run the same
-comparisons on random shapes, adding the NumPy reference as a further oracle.
+comparisons on random shapes, adding the NumPy reference as a further oracle. Both build their
+inputs with the same ``*_case`` builders: fixed values here, drawn from an rng there.
 
 Every forward is checked on its whole contract: its output, its dtype (float64), the
 inputs it must leave unchanged, and its cache, field by field, since lesson 03's backward
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import CheckFailed, Report, call_student, call_unchanged, describe_mismatch, linspace_array
+from .core import CheckFailed, Report, call_student, call_unchanged, case_array, describe_mismatch, visible_check
 from .torch_oracle import devices, forward_backward, torch_module as _torch
 
 #: The fields of a step's cache, in the order the docstrings state and lesson 03 unpacks.
@@ -43,12 +44,6 @@ def require_float64(report: Report, quantity: str, value) -> None:
     )
 
 
-def not_carried(cache) -> bool:
-    """True for a cache the grader's record could not carry (a replayed list): the hidden
-    checks then leave the cache to the visible check, which always sees the real one."""
-    return type(cache).__name__ == "_Opaque"
-
-
 def _np(tensor):
     return tensor.detach().cpu().numpy()
 
@@ -58,8 +53,8 @@ def _np(tensor):
 
 def rnn_cell_oracle(device, x, prev_h, Wx, Wh, b):
     """One step of torch.nn.RNNCell (tanh) holding our weights, as a NumPy array. The device
-    comes first and is required, here and below: called in a learner's place (the module
-    adapter takes x, h, Wx, Wh, b), an oracle must not stand in for the exercise."""
+    comes first and is required, here and below: called in a learner's place (an exercise
+    that takes x, h, Wx, Wh, b), an oracle must not stand in for the exercise."""
     torch = _torch()
     from ..torch_layout import load_into
 
@@ -89,6 +84,53 @@ def _pre_activation(x, prev_h, Wx, Wh, b):
     return _np(linear(torch.tensor(x), torch.tensor(Wx.T), torch.tensor(b)) + linear(torch.tensor(prev_h), torch.tensor(Wh.T)))
 
 
+# --------------------------------------------------------------------------- cases
+# One builder per exercise makes the inputs of its visible check (rng None: fixed, readable
+# values) and of its hidden check (values drawn from rng, in any shape the hidden check asks).
+
+
+def _weights(rng, d, h, wx_range=(-0.4, 0.5), wh_range=(-0.3, 0.45), b_range=(-0.2, 0.3)):
+    """Wx (D, H), Wh (H, H), b (H,); the fixed ranges go from low to high (Wh is then not
+    symmetric, so Wh.T gives other values)."""
+    return (case_array(rng, (d, h), *wx_range, scale=1 / np.sqrt(d)), case_array(rng, (h, h), *wh_range, scale=1 / np.sqrt(h)),
+            case_array(rng, (h,), *b_range, scale=0.5))
+
+
+def _state(rng, shape, low, high):
+    """A hidden state: in (-1, 1), as tanh leaves it, and not zero (a step that ignores it shows)."""
+    return case_array(rng, shape, low, high) if rng is None else np.tanh(rng.normal(size=shape))
+
+
+def step_case(rng=None, shape=(3, 4, 5)):
+    """x (N, D), prev_h (N, H), Wx, Wh, b for shape (N, D, H). The fixed D != H: a weight on
+    the wrong side cannot even multiply."""
+    n, d, h = shape
+    return (case_array(rng, (n, d), -0.8, 0.9), _state(rng, (n, h), 0.6, -0.5), *_weights(rng, d, h))
+
+
+def sequence_case(rng=None, shape=(2, 4, 3, 5)):
+    """x (N, T, D), h0 (N, H), Wx, Wh, b for shape (N, T, D, H)."""
+    n, t, d, h = shape
+    return (case_array(rng, (n, t, d), -1.0, 1.1), _state(rng, (n, h), 0.5, -0.6),
+            *_weights(rng, d, h, (-0.5, 0.6), (-0.35, 0.4), (-0.25, 0.2)))
+
+
+def one_hot_case(rng=None, shape=(2, 3, 6), leave_last_out=True):
+    """idx (N, T) and V for shape (N, T, V); with leave_last_out the last class never occurs
+    (V is an argument, not idx.max() + 1). The fixed case is one written-out batch."""
+    n, t, v = shape
+    if rng is None:
+        return np.array([[0, 3, 1], [4, 4, 2]]), 6
+    return rng.integers(0, v - 1 if leave_last_out else v, size=(n, t)), v
+
+
+def temporal_affine_case(rng=None, shape=(2, 3, 4, 5)):
+    """x (N, T, H), W (H, M), b (M,) for shape (N, T, H, M). The fixed N != T: a transposed
+    reshape cannot hide."""
+    n, t, h, m = shape
+    return case_array(rng, (n, t, h), -0.7, 0.8), case_array(rng, (h, m), -0.5, 0.4), case_array(rng, (m,), 0.1, -0.3)
+
+
 # --------------------------------------------------------------------------- rnn_step_forward
 
 STEP_HINT = ("next_h is tanh of (x Wx + prev_h Wh + b), section 2's formula; check each term: "
@@ -113,8 +155,6 @@ def _step_suspects(x, prev_h, Wx, Wh, b):
 def compare_step_cache(report: Report, cache, x, prev_h, Wx, Wh, b, next_h, oracle: str = "cache") -> None:
     """The step cache, field by field: the tuple (x, prev_h, Wx, Wh, next_h), each equal to
     the step's input or to torch's next_h (lesson 03's rnn_step_backward unpacks it)."""
-    if not_carried(cache):
-        return
     layout = "the cache is the tuple (x, prev_h, Wx, Wh, next_h), in that order: lesson 03's backward unpacks it"
     if not isinstance(cache, (tuple, list)) or len(cache) != 5:
         got = f"a {type(cache).__name__} of {len(cache)}" if isinstance(cache, (tuple, list)) else type(cache).__name__
@@ -132,7 +172,6 @@ def compare_step_cache(report: Report, cache, x, prev_h, Wx, Wh, b, next_h, orac
 
 
 def compare_rnn_step_forward(report: Report, rnn_step_forward, x, prev_h, Wx, Wh, b, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     oracles = [(f"RNNCell {d}", rnn_cell_oracle(d, x, prev_h, Wx, Wh, b)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, prev_h, Wx, Wh, b)[0]))
@@ -146,23 +185,11 @@ def compare_rnn_step_forward(report: Report, rnn_step_forward, x, prev_h, Wx, Wh
     compare_step_cache(report, cache, x, prev_h, Wx, Wh, b, oracles[0][1])
 
 
-def _step_inputs():
-    N, D, H = 3, 4, 5  # D != H: a weight on the wrong side cannot even multiply
-    x = linspace_array((N, D), -0.8, 0.9)
-    prev_h = linspace_array((N, H), 0.6, -0.5)
-    Wx = linspace_array((D, H), -0.4, 0.5)
-    Wh = linspace_array((H, H), -0.3, 0.45)  # not symmetric: Wh.T gives other values
-    b = linspace_array((H,), -0.2, 0.3)
-    return x, prev_h, Wx, Wh, b
-
-
-def rnn_step_forward(rnn_step_forward):
+@visible_check
+def rnn_step_forward(report, rnn_step_forward):
     """Graded: rnn_step_forward(x, prev_h, Wx, Wh, b) against torch.nn.RNNCell: next_h, its
     dtype, the inputs left unchanged and the cache (x, prev_h, Wx, Wh, next_h)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("rnn_step_forward")
-    compare_rnn_step_forward(report, rnn_step_forward, *_step_inputs())
-    report.finish()
+    compare_rnn_step_forward(report, rnn_step_forward, *step_case())
 
 
 # --------------------------------------------------------------------------- rnn_forward
@@ -231,10 +258,8 @@ def compare_sequence_cache(report: Report, cache, x, h0, Wx, Wh, states) -> None
                        suspects=suspects)
 
 
-def compare_rnn_forward(report: Report, rnn_forward, x, h0, Wx, Wh, b, reference=None, check_cache=True) -> None:
-    """``check_cache``: the hidden checks pass False, since the grader's record cannot carry a
-    list; the visible check verifies the cache on the learner's real list."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+def compare_rnn_forward(report: Report, rnn_forward, x, h0, Wx, Wh, b, reference=None) -> None:
+    """h against torch.nn.RNN (and the reference), float64, and the list of step caches."""
     oracles = [(f"RNN {d}", rnn_oracle(d, x, h0, Wx, Wh, b)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, h0, Wx, Wh, b)[0]))
@@ -245,28 +270,15 @@ def compare_rnn_forward(report: Report, rnn_forward, x, h0, Wx, Wh, b, reference
     for oracle, expected in oracles:
         report.compare("h", h, expected, oracle=oracle, hint=FORWARD_HINT, suspects=suspects)
     require_float64(report, "h", h)
-    if check_cache and not not_carried(cache):
-        compare_sequence_cache(report, cache, x, h0, Wx, Wh, oracles[0][1])
+    compare_sequence_cache(report, cache, x, h0, Wx, Wh, oracles[0][1])
 
 
-def _sequence_inputs():
-    N, T, D, H = 2, 4, 3, 5
-    x = linspace_array((N, T, D), -1.0, 1.1)
-    h0 = linspace_array((N, H), 0.5, -0.6)  # not zero: a forward that ignores h0 shows
-    Wx = linspace_array((D, H), -0.5, 0.6)
-    Wh = linspace_array((H, H), -0.35, 0.4)
-    b = linspace_array((H,), -0.25, 0.2)
-    return x, h0, Wx, Wh, b
-
-
-def rnn_forward(rnn_forward):
+@visible_check
+def rnn_forward(report, rnn_forward):
     """Graded: rnn_forward(x, h0, Wx, Wh, b) against torch.nn.RNN(batch_first=True): h, its
     dtype, the inputs left unchanged, the list of step caches, and the loop over the step."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("rnn_forward")
-    compare_rnn_forward(report, rnn_forward, *_sequence_inputs())
-    _require_the_step(report, rnn_forward, *_sequence_inputs())
-    report.finish()
+    compare_rnn_forward(report, rnn_forward, *sequence_case())
+    _require_the_step(report, rnn_forward, *sequence_case())
 
 
 def _require_the_step(report: Report, rnn_forward, x, h0, Wx, Wh, b) -> None:
@@ -276,7 +288,6 @@ def _require_the_step(report: Report, rnn_forward, x, h0, Wx, Wh, b) -> None:
     The learner's rnn_forward finds rnn_step_forward among the notebook's globals: a
     counting stand-in is put there for one call, then the learner's own is restored.
     """
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     namespace = getattr(rnn_forward, "__globals__", {})
     step = namespace.get("rnn_step_forward")
     if not callable(step):
@@ -319,7 +330,6 @@ def _one_hot_torch(device, idx, V=None):
 
 
 def compare_one_hot(report: Report, one_hot, idx, V, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     oracles = [(f"torch {d}", _one_hot_torch(d, idx, V)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(idx, V)))
@@ -347,13 +357,10 @@ def compare_one_hot(report: Report, one_hot, idx, V, reference=None) -> None:
         )
 
 
-def one_hot(one_hot):
+@visible_check
+def one_hot(report, one_hot):
     """Graded: one_hot(idx, V) against torch.nn.functional.one_hot, as float64, idx left unchanged."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("one_hot")
-    idx = np.array([[0, 3, 1], [4, 4, 2]])  # V = 6: the last class never occurs here
-    compare_one_hot(report, one_hot, idx, 6)
-    report.finish()
+    compare_one_hot(report, one_hot, *one_hot_case())
 
 
 # --------------------------------------------------------------------------- temporal_affine_forward
@@ -369,7 +376,6 @@ def _linear(x, W, b=None):
 
 
 def compare_temporal_affine_forward(report: Report, temporal_affine_forward, x, W, b, reference=None) -> None:
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     oracles = [(f"torch {d}", forward_backward(_linear_torch, dict(x=x, W=W, b=b), device=d)[0]) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, W, b)[0]))
@@ -394,8 +400,6 @@ def compare_temporal_affine_forward(report: Report, temporal_affine_forward, x, 
             suspects=suspects,
         )
     require_float64(report, "out", out)
-    if not_carried(cache):
-        return
     layout = "the cache is the tuple (x, W, b), in that order: lesson 03's temporal_affine_backward unpacks it"
     if not isinstance(cache, (tuple, list)) or len(cache) != 3:
         report.require("cache", False, f"got {type(cache).__name__}", hint=layout, oracle="cache")
@@ -405,34 +409,58 @@ def compare_temporal_affine_forward(report: Report, temporal_affine_forward, x, 
                        suspects={"cache the layer's input x, not its output": expected_out} if position == 0 else None)
 
 
-def temporal_affine_forward(temporal_affine_forward):
+@visible_check
+def temporal_affine_forward(report, temporal_affine_forward):
     """Graded: temporal_affine_forward(x, W, b) against torch.nn.functional.linear on (N, T, H):
     out, its dtype, the inputs left unchanged and the cache (x, W, b)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("temporal_affine_forward")
-    x = linspace_array((2, 3, 4), -0.7, 0.8)  # N != T: a transposed reshape cannot hide
-    W = linspace_array((4, 5), -0.5, 0.4)
-    b = linspace_array((5,), 0.1, -0.3)
-    compare_temporal_affine_forward(report, temporal_affine_forward, x, W, b)
-    report.finish()
+    compare_temporal_affine_forward(report, temporal_affine_forward, *temporal_affine_case())
 
 
 # --------------------------------------------------------------------------- the cell as a torch module
 
 MODULE_HINT = ("forward(x, h) computes the step of section 2 with torch operations on the parameters "
                "self.Wx, self.Wh and self.b (row-vector layout: x @ weight)")
+MODULE_PARAMETERS = ("Wx", "Wh", "b")
+
+
+def rnn_cell_module_harness(module_class):
+    """The learner's RNNCellModule class as a NumPy step, ``rnn_cell_module_forward(x, h, Wx,
+    Wh, b) -> next_h``: each call builds a float64 module, copies the given weights into its
+    parameters and runs one step. The module is built at the call, inside the check, so a
+    class that still raises NotImplementedError gets call_student's plain message. It
+    computes nothing itself: the step is the learner's forward."""
+    name = getattr(module_class, "__name__", "RNNCellModule")
+
+    def rnn_cell_module_forward(x, h, Wx, Wh, b):
+        torch = _torch()
+        module = module_class(Wx.shape[0], Wx.shape[1]).to(torch.float64)
+        parameters = dict(module.named_parameters())
+        if set(parameters) != set(MODULE_PARAMETERS):
+            raise CheckFailed(f"{name}: it should have the parameters Wx, Wh and b (torch.nn.Parameter); "
+                              f"it has {sorted(parameters)}")
+        with torch.no_grad():
+            for parameter, value in zip(MODULE_PARAMETERS, (Wx, Wh, b)):
+                if tuple(parameters[parameter].shape) != value.shape:
+                    raise CheckFailed(f"{name}: {parameter} has shape {tuple(parameters[parameter].shape)}, expected "
+                                      f"{value.shape}: the course's layout is Wx (D, H), Wh (H, H), b (H,)")
+                parameters[parameter].copy_(torch.from_numpy(value))
+            # from_numpy shares memory: an in-place operation on x or h in forward shows as an
+            # input left changed.
+            next_h = module(torch.from_numpy(x), torch.from_numpy(h))
+        return next_h.detach().cpu().numpy()
+
+    rnn_cell_module_forward.__name__ = name  # what the learner wrote, in call_student's messages
+    return (rnn_cell_module_forward,)
 
 
 def compare_rnn_cell_module(report: Report, rnn_cell_module_forward, x, h0, Wx, Wh, b, reference=None) -> None:
     """One step against torch.nn.RNNCell, then the step fed its own output over the whole
     sequence x (N, T, D) against torch.nn.RNN. ``rnn_cell_module_forward(x_t, h, Wx, Wh, b)``
-    is the notebook's adapter: it builds the learner's module with these weights and runs it."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+    is the learner's module through ``rnn_cell_module_harness``; ``reference`` is a step
+    function that returns (next_h, cache)."""
     oracles = [(f"RNNCell {d}", rnn_cell_oracle(d, x[:, 0], h0, Wx, Wh, b)) for d in devices()]
     if reference is not None:
-        oracles.append(("reference", reference(x[:, 0], h0, Wx, Wh, b)))
-    # The adapter shares the arrays' memory with torch (torch.from_numpy): an in-place
-    # tensor operation in forward would change the caller's h.
+        oracles.append(("reference", reference(x[:, 0], h0, Wx, Wh, b)[0]))
     first = call_unchanged(report, rnn_cell_module_forward, x[:, 0].copy(), h0, Wx, Wh, b,
                            argument_names=("x", "h", "Wx", "Wh", "b"))
     suspects = _step_suspects(x[:, 0], h0, Wx, Wh, b)
@@ -456,20 +484,8 @@ def compare_rnn_cell_module(report: Report, rnn_cell_module_forward, x, h0, Wx, 
                        suspects=_forward_suspects(x, h0, Wx, Wh, b, expected_states))
 
 
-def rnn_cell_module(rnn_cell_module_forward):
-    """Graded: the RNNCellModule, run through the notebook's rnn_cell_module_forward adapter,
-    against torch.nn.RNNCell (one step) and torch.nn.RNN(batch_first=True) (unrolled)."""
-    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
-    report = Report("rnn_cell_module")
-    compare_rnn_cell_module(report, rnn_cell_module_forward, *_sequence_inputs())
-    report.finish()
-
-
-__all__ = [
-    "CheckFailed",
-    "rnn_step_forward",
-    "rnn_forward",
-    "one_hot",
-    "temporal_affine_forward",
-    "rnn_cell_module",
-]
+@visible_check(harness=rnn_cell_module_harness)
+def rnn_cell_module(report, rnn_cell_module_forward):
+    """Graded: the learner's RNNCellModule class, built with given weights, against
+    torch.nn.RNNCell (one step) and torch.nn.RNN(batch_first=True) (unrolled)."""
+    compare_rnn_cell_module(report, rnn_cell_module_forward, *sequence_case())

@@ -10,7 +10,7 @@ On such a machine it runs, and prints one table of:
 
 Without CUDA it says so and exits 0, claiming nothing. Exit status 1 when any row failed.
 
-    .venv/bin/python tools/gpu_check.py
+    .venv/bin/python -m autograder.gpu_check
 """
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
+
+from . import COURSE_ROOT
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = COURSE_ROOT
 
 #: The learner runs executed on the GPU, and the longest each may take.
 LEARNER_RUNS = {
