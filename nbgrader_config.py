@@ -3,6 +3,7 @@ by the Validate button and by the formgrader).
 
 Each setting below was established in a trial of nbgrader 0.9.6; see shared/DESIGN.md.
 """
+
 import os
 
 c = get_config()  # noqa: F821 -- provided by traitlets when nbgrader loads this file

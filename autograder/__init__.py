@@ -10,6 +10,7 @@
 
 The student's side is the package ``course``; ``release`` never copies this one.
 """
+
 from course import COURSE_ROOT
 
 __version__ = "0.1.0"

@@ -1,10 +1,11 @@
 """The course's command line: ``python -m autograder COMMAND`` (or the ``autograder`` script).
 
-    build [--check]      regenerate lessons/ from solutions/ (--check: only compare)
-    check NOTEBOOK       a learner's self-check with the full (hidden) tests
-    grade SUBMITTED      grade a class in parallel: gradebook, feedback, grades.csv
-    release OUT          the student bundle: no solutions, references or hidden tests
+build [--check]      regenerate lessons/ from solutions/ (--check: only compare)
+check NOTEBOOK       a learner's self-check with the full (hidden) tests
+grade SUBMITTED      grade a class in parallel: gradebook, feedback, grades.csv
+release OUT          the student bundle: no solutions, references or hidden tests
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,18 +46,28 @@ def _grade(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve()
     try:
-        outcomes = grade_class(Path(args.submitted), assignment=args.assignment, workers=args.workers,
-                               timeout=args.timeout, out=out, force=args.force,
-                               notebook_budget=args.notebook_budget, course_cell_timeout=args.course_cell_timeout,
-                               workdir_bytes=_mib(args.workdir_mib), record_bytes=_mib(args.record_mib))
+        outcomes = grade_class(
+            Path(args.submitted),
+            assignment=args.assignment,
+            workers=args.workers,
+            timeout=args.timeout,
+            out=out,
+            force=args.force,
+            notebook_budget=args.notebook_budget,
+            course_cell_timeout=args.course_cell_timeout,
+            workdir_bytes=_mib(args.workdir_mib),
+            record_bytes=_mib(args.record_mib),
+        )
     except Stopped as stop:
         if stop.outcomes:
             print()
             print(summary_table(stop.outcomes))
-        kept = (f"grades.csv written for the {len(stop.outcomes)} graded" if stop.csv_written
-                else "grades.csv not written (the previous one, if any, is kept)")
-        print(f"\n{stop.message}: {kept}; the gradebook holds every submission graded; {stop.hint}",
-              file=sys.stderr)
+        kept = (
+            f"grades.csv written for the {len(stop.outcomes)} graded"
+            if stop.csv_written
+            else "grades.csv not written (the previous one, if any, is kept)"
+        )
+        print(f"\n{stop.message}: {kept}; the gradebook holds every submission graded; {stop.hint}", file=sys.stderr)
         return stop.exit_code
     print()
     print(summary_table(outcomes))
@@ -74,8 +85,9 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("build", help="regenerate lessons/ from solutions/ with nbgrader")
@@ -90,24 +102,48 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("grade", help="grade SUBMITTED/<student>/<assignment>/*.ipynb in parallel")
     p.add_argument("submitted", help="folder of submissions, as nbgrader's submitted/")
     p.add_argument("--assignment", help="grade only this assignment (default: all found)")
-    p.add_argument("--workers", type=int, default=os.cpu_count(), help="worker processes (default: the number of cores)")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count(), help="worker processes (default: the number of cores)"
+    )
     p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
-    p.add_argument("--out", default="grading", help="output folder: gradebook, autograded, feedback, grades.csv (default grading/)")
-    p.add_argument("--notebook-budget", type=float, metavar="SECONDS",
-                   help="seconds all the learner's cells of one notebook may take together (default: sized to the "
-                        "lesson, 2 x the cell limit + 10 s per code cell); past it the notebook keeps the points earned")
-    p.add_argument("--course-cell-timeout", type=int, metavar="SECONDS",
-                   help="seconds for each of the course's own locked cells, e.g. the set-up (default 600): not the learner's time")
-    p.add_argument("--workdir-mib", type=int, metavar="MIB", help="MiB a kernel may write into its working folder (default 256)")
-    p.add_argument("--record-mib", type=int, metavar="MIB", help="MiB a kernel may write into the record folder (default 64)")
-    p.add_argument("--force", action="store_true", help="grade again the submissions already graded from the same "
-                   "files, tests and settings (by default a re-run keeps them and grades only the rest)")
+    p.add_argument(
+        "--out", default="grading", help="output folder: gradebook, autograded, feedback, grades.csv (default grading/)"
+    )
+    p.add_argument(
+        "--notebook-budget",
+        type=float,
+        metavar="SECONDS",
+        help="seconds all the learner's cells of one notebook may take together (default: sized to the "
+        "lesson, 2 x the cell limit + 10 s per code cell); past it the notebook keeps the points earned",
+    )
+    p.add_argument(
+        "--course-cell-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="seconds for each of the course's own locked cells, e.g. the set-up (default 600): not the learner's time",
+    )
+    p.add_argument(
+        "--workdir-mib", type=int, metavar="MIB", help="MiB a kernel may write into its working folder (default 256)"
+    )
+    p.add_argument(
+        "--record-mib", type=int, metavar="MIB", help="MiB a kernel may write into the record folder (default 64)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grade again the submissions already graded from the same "
+        "files, tests and settings (by default a re-run keeps them and grades only the rest)",
+    )
     p.set_defaults(run=_grade)
 
     p = commands.add_parser("release", help="write the student bundle to OUT and verify it")
     p.add_argument("out", help="folder to create")
-    p.add_argument("--upto", metavar="ID", help="only the lessons up to this one (e.g. 02_rnn_cell): a later "
-                   "lesson gives an earlier lesson's answers as working code")
+    p.add_argument(
+        "--upto",
+        metavar="ID",
+        help="only the lessons up to this one (e.g. 02_rnn_cell): a later "
+        "lesson gives an earlier lesson's answers as working code",
+    )
     p.set_defaults(run=_release)
 
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@
 removed, cells locked and checksummed). ``--check`` generates into a scratch copy of the
 course and compares, so a maintainer (and CI) learns when lessons/ is stale.
 """
+
 from __future__ import annotations
 
 import filecmp

@@ -22,6 +22,7 @@ whatever happens to the run itself:
   kernelspecs, the kernels' connection files) lives under one folder, removed at the end
   even if a worker was killed before it could clean up.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -43,13 +44,21 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
-from . import COURSE_ROOT
-from . import grading
-from .grading import (DEFAULT_OUT, SOURCE, Outcome, Settings, Submission, _gradebook, _quiet_nbgrader,
-                      find_submissions, sandbox_status)
+from . import COURSE_ROOT, grading
+from .grading import (
+    DEFAULT_OUT,
+    SOURCE,
+    Outcome,
+    Settings,
+    Submission,
+    _gradebook,
+    _quiet_nbgrader,
+    find_submissions,
+    sandbox_status,
+)
 from .nbgrader_cli import nbgrader_env
 
 #: How many times one submission is started when its worker dies under it.
@@ -120,8 +129,9 @@ def _grade_in_worker(submission: Submission, out: str) -> Outcome:
             raise DiskFull(_disk_full_message(error)) from None
         # A fault of the grader, not the learner's: reported, never recorded as a zero. The
         # message goes to the instructor's terminal only (repr: no control characters).
-        print(f"grading {submission.student}/{submission.assignment} failed: {error!r}"[:300],
-              file=sys.stderr, flush=True)
+        print(
+            f"grading {submission.student}/{submission.assignment} failed: {error!r}"[:300], file=sys.stderr, flush=True
+        )
         outcome = Outcome(submission.student, submission.assignment)
         outcome.not_graded = f"the grader failed ({type(error).__name__})"
         return outcome
@@ -235,8 +245,11 @@ class InlineExecutor(concurrent.futures.Executor):
 def _process_executor(template: Path, settings: Settings, scratch: Path) -> concurrent.futures.Executor:
     # spawn: no inherited sockets, threads or locks from the parent.
     return concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-        initargs=(str(template), settings, str(scratch)))
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(template), settings, str(scratch)),
+    )
 
 
 def _terminate(executor: concurrent.futures.Executor) -> None:
@@ -292,9 +305,16 @@ class _Interrupted(Exception):
         self.signum = signum
 
 
-def run_tasks(tasks: list, work: Callable, make_executor: Callable[[], concurrent.futures.Executor], slots: int,
-              on_result: Callable, on_lost: Callable, stop: Callable[[], None] = lambda: None,
-              after_loss: Callable[[], None] = lambda: None) -> None:
+def run_tasks(
+    tasks: list,
+    work: Callable,
+    make_executor: Callable[[], concurrent.futures.Executor],
+    slots: int,
+    on_result: Callable,
+    on_lost: Callable,
+    stop: Callable[[], None] = lambda: None,
+    after_loss: Callable[[], None] = lambda: None,
+) -> None:
     """Run ``work(task)`` for every task, at most ``slots`` at a time, one executor per slot.
 
     on_result(task, result) is called in this process for each result, as they come.
@@ -402,7 +422,9 @@ def _generate_assignment(root: Path, assignment: str) -> None:
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed in {root}:\n{result.get('error') or result.get('log')}")
+        raise RuntimeError(
+            f"nbgrader generate_assignment {assignment} failed in {root}:\n{result.get('error') or result.get('log')}"
+        )
 
 
 def _known_assignment(root: Path, assignment: str) -> bool:
@@ -424,8 +446,11 @@ def _template(assignments: set[str], scratch: Path | None = None) -> Path:
     template = Path(tempfile.mkdtemp(prefix="rnn-template-", dir=scratch))
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
     for assignment in sorted(assignments):
-        shutil.copytree(COURSE_ROOT / SOURCE / assignment, template / SOURCE / assignment,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            COURSE_ROOT / SOURCE / assignment,
+            template / SOURCE / assignment,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+        )
         _generate_assignment(template, assignment)
     return template
 
@@ -437,10 +462,13 @@ def _ensure_state_table(out: Path) -> None:
     from sqlalchemy import text
 
     with _gradebook(out) as gradebook:
-        gradebook.db.execute(text(
-            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (student_id VARCHAR(128) NOT NULL, "
-            "assignment VARCHAR(128) NOT NULL, digest VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, "
-            "note TEXT NOT NULL, seconds FLOAT NOT NULL, PRIMARY KEY (student_id, assignment))"))
+        gradebook.db.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (student_id VARCHAR(128) NOT NULL, "
+                "assignment VARCHAR(128) NOT NULL, digest VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, "
+                "note TEXT NOT NULL, seconds FLOAT NOT NULL, PRIMARY KEY (student_id, assignment))"
+            )
+        )
         gradebook.db.commit()
 
 
@@ -504,25 +532,35 @@ def merge(out: Path, outcome: Outcome, digest: str = "") -> None:
                 grade.auto_score = cell.points if outcome.graded else None
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         key = {"student": outcome.student, "assignment": outcome.assignment}
-        gradebook.db.execute(text(f"DELETE FROM {STATE_TABLE} WHERE student_id = :student AND assignment = :assignment"), key)
+        gradebook.db.execute(
+            text(f"DELETE FROM {STATE_TABLE} WHERE student_id = :student AND assignment = :assignment"), key
+        )
         note = outcome.not_graded or json.dumps(outcome.notes())
-        gradebook.db.execute(text(
-            f"INSERT INTO {STATE_TABLE} (student_id, assignment, digest, status, note, seconds) "
-            "VALUES (:student, :assignment, :digest, :status, :note, :seconds)"),
-            {**key, "digest": digest, "status": "not graded" if outcome.not_graded else "graded",
-             "note": note, "seconds": outcome.seconds})
+        gradebook.db.execute(
+            text(
+                f"INSERT INTO {STATE_TABLE} (student_id, assignment, digest, status, note, seconds) "
+                "VALUES (:student, :assignment, :digest, :status, :note, :seconds)"
+            ),
+            {
+                **key,
+                "digest": digest,
+                "status": "not graded" if outcome.not_graded else "graded",
+                "note": note,
+                "seconds": outcome.seconds,
+            },
+        )
 
 
 def _graded_before(out: Path) -> dict[tuple[str, str], dict]:
     """(student, assignment) -> the state row of every submission graded in an earlier run."""
-    from sqlalchemy import text
-
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, text
 
     with _gradebook(out) as gradebook:
         if not inspect(gradebook.engine).has_table(STATE_TABLE):
             return {}  # a gradebook from before this table (or stopped before prepare_output)
-        rows = gradebook.db.execute(text(f"SELECT student_id, assignment, digest, status, note, seconds FROM {STATE_TABLE}"))
+        rows = gradebook.db.execute(
+            text(f"SELECT student_id, assignment, digest, status, note, seconds FROM {STATE_TABLE}")
+        )
         return {(r.student_id, r.assignment): r._asdict() for r in rows}
 
 
@@ -541,8 +579,9 @@ def _kept_outcome(out: Path, submission: Submission, state: dict) -> Outcome | N
         for notebook in assignment.notebooks:
             for cell in notebook.grade_cells:
                 grade = gradebook.find_grade(cell.name, notebook.name, submission.assignment, submission.student)
-                outcome.cells.append(grading.CellResult(notebook.name, cell.name, float(grade.auto_score or 0.0),
-                                                        float(cell.max_score)))
+                outcome.cells.append(
+                    grading.CellResult(notebook.name, cell.name, float(grade.auto_score or 0.0), float(cell.max_score))
+                )
     outcome.score = sum(c.points for c in outcome.cells)
     outcome.problems = [UNCHANGED] + json.loads(state["note"] or "[]")
     return outcome
@@ -577,8 +616,20 @@ def submission_digest(submission: Submission, settings: Settings, tests: str) ->
 
 # ------------------------------------------------------------------ grades.csv
 
-CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
-               "raw_score", "late_submission_penalty", "score", "max_score", "not_graded"]
+CSV_COLUMNS = [
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+    "not_graded",
+]
 
 
 def export_csv(out: Path) -> Path:
@@ -597,10 +648,16 @@ def export_csv(out: Path) -> Path:
             writer.writerow(CSV_COLUMNS)
             for assignment in gradebook.assignments:
                 for student in gradebook.students:
-                    row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
-                           "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
-                           "max_score": assignment.max_score,
-                           "not_graded": not_graded.get((student.id, assignment.name), "")}
+                    row = {
+                        "assignment": assignment.name,
+                        "duedate": assignment.duedate,
+                        "student_id": student.id,
+                        "last_name": student.last_name,
+                        "first_name": student.first_name,
+                        "email": student.email,
+                        "max_score": assignment.max_score,
+                        "not_graded": not_graded.get((student.id, assignment.name), ""),
+                    }
                     try:
                         submission = gradebook.find_submission(assignment.name, student.id)
                     except MissingEntry:
@@ -608,8 +665,12 @@ def export_csv(out: Path) -> Path:
                         row.update(timestamp="", raw_score=scored, late_submission_penalty=scored, score=scored)
                     else:
                         penalty = submission.late_submission_penalty
-                        row.update(timestamp=submission.timestamp, raw_score=submission.score,
-                                   late_submission_penalty=penalty, score=max(0.0, submission.score - penalty))
+                        row.update(
+                            timestamp=submission.timestamp,
+                            raw_score=submission.score,
+                            late_submission_penalty=penalty,
+                            score=max(0.0, submission.score - penalty),
+                        )
                     writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
         os.replace(staged, target)
     finally:
@@ -655,8 +716,12 @@ def grade_class(
         raise SystemExit(f"no submissions found under {submitted}/<student>/<assignment>/")
     out = Path(out).resolve()
     assignments = {s.assignment for s in submissions}
-    budgets = dict(notebook_budget=notebook_budget, course_cell_timeout=course_cell_timeout,
-                   workdir_bytes=workdir_bytes, record_bytes=record_bytes)
+    budgets = dict(
+        notebook_budget=notebook_budget,
+        course_cell_timeout=course_cell_timeout,
+        workdir_bytes=workdir_bytes,
+        record_bytes=record_bytes,
+    )
     settings = Settings(timeout=timeout, sandbox=sandbox, **{k: v for k, v in budgets.items() if v is not None})
     outcomes: list[Outcome] = []
     csv_written = False
@@ -695,8 +760,11 @@ def grade_class(
                 bar.update()
 
             def lost(submission: Submission, error: Exception) -> Outcome:
-                print(f"{submission.student}/{submission.assignment}: {WORKER_DIED} twice ({type(error).__name__})",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"{submission.student}/{submission.assignment}: {WORKER_DIED} twice ({type(error).__name__})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return Outcome(submission.student, submission.assignment, not_graded=WORKER_DIED)
 
             if in_process:
@@ -704,8 +772,16 @@ def grade_class(
             else:
                 make_executor = lambda: _process_executor(template, settings, scratch)  # noqa: E731
             try:
-                run_tasks(pending, functools.partial(_grade_in_worker, out=str(out)), make_executor, workers,
-                          merged, lost, signals.check, after_loss=lambda: _kill_strays(scratch))
+                run_tasks(
+                    pending,
+                    functools.partial(_grade_in_worker, out=str(out)),
+                    make_executor,
+                    workers,
+                    merged,
+                    lost,
+                    signals.check,
+                    after_loss=lambda: _kill_strays(scratch),
+                )
             finally:
                 bar.close()
             export_csv(out)
@@ -713,14 +789,24 @@ def grade_class(
         except _Interrupted as stop:
             name = signal.Signals(stop.signum).name
             csv_written = _export_if_possible(out)
-            raise Stopped(f"stopped by {name}", 128 + stop.signum, _sorted(outcomes), csv_written,
-                          "run the same command again to grade the rest") from None
+            raise Stopped(
+                f"stopped by {name}",
+                128 + stop.signum,
+                _sorted(outcomes),
+                csv_written,
+                "run the same command again to grade the rest",
+            ) from None
         except Exception as error:
             if not _is_disk_full(error):
                 raise
             csv_written = _export_if_possible(out)
-            raise Stopped(_disk_full_message(error), 1, _sorted(outcomes), csv_written,
-                          "free some space, then run the same command again to grade the rest") from None
+            raise Stopped(
+                _disk_full_message(error),
+                1,
+                _sorted(outcomes),
+                csv_written,
+                "free some space, then run the same command again to grade the rest",
+            ) from None
         finally:
             if not in_process:
                 _kill_strays(scratch)
@@ -735,12 +821,19 @@ def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
 def _announce(total: int, pending: int, workers: int, sandbox: bool) -> None:
     available, reason = sandbox_status()
     if sandbox and not available:
-        print("WARNING: grading WITHOUT a sandbox: the notebooks' code runs with this user's rights, "
-              f"network and files ({reason}). Install bubblewrap (tools/system-packages.sh) to sandbox it.",
-              file=sys.stderr, flush=True)
+        print(
+            "WARNING: grading WITHOUT a sandbox: the notebooks' code runs with this user's rights, "
+            f"network and files ({reason}). Install bubblewrap (tools/system-packages.sh) to sandbox it.",
+            file=sys.stderr,
+            flush=True,
+        )
     kept = f" ({total - pending} unchanged since graded: kept)" if pending < total else ""
-    print(f"grading {pending} of {total} submission(s){kept} with {workers} worker(s); "
-          f"sandbox: {'bubblewrap' if sandbox and available else 'OFF'}", file=sys.stderr, flush=True)
+    print(
+        f"grading {pending} of {total} submission(s){kept} with {workers} worker(s); "
+        f"sandbox: {'bubblewrap' if sandbox and available else 'OFF'}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _export_if_possible(out: Path) -> bool:
@@ -766,12 +859,16 @@ def _is_disk_full(error: BaseException | None) -> bool:
         if isinstance(error, DiskFull):
             return True
         if isinstance(error, shutil.Error):
-            if any("No space left" in str(item) or "Disk quota" in str(item) for item in (error.args[0] if error.args else [])):
+            if any(
+                "No space left" in str(item) or "Disk quota" in str(item)
+                for item in (error.args[0] if error.args else [])
+            ):
                 return True
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if isinstance(error, sqlite3.Error) and (getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-                                                 or "database or disk is full" in str(error)):
+        if isinstance(error, sqlite3.Error) and (
+            getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(error)
+        ):
             return True
         error = getattr(error, "orig", None) or error.__cause__ or error.__context__
     return False
@@ -802,7 +899,10 @@ def summary_table(outcomes: list[Outcome]) -> str:
         if o.not_graded:
             problems, score = f"not graded: {o.not_graded}", "-"
         else:
-            problems, score = "; ".join(o.notes()) or (f"{failed} check(s) failed" if failed else "none"), f"{o.score:g}"
+            problems, score = (
+                "; ".join(o.notes()) or (f"{failed} check(s) failed" if failed else "none"),
+                f"{o.score:g}",
+            )
         rows.append((o.student, o.assignment, score, f"{o.max_score:g}", problems, f"{o.seconds:.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = []
@@ -810,6 +910,8 @@ def summary_table(outcomes: list[Outcome]) -> str:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + f"  {r[5]:>7}  {r[4]}")
     kept = sum(1 for o in outcomes if UNCHANGED in o.problems)
     not_graded = sum(1 for o in outcomes if o.not_graded)
-    lines.append(f"\n{len(outcomes) - kept - not_graded} graded, {kept} skipped (unchanged since graded), "
-                 f"{not_graded} not graded")
+    lines.append(
+        f"\n{len(outcomes) - kept - not_graded} graded, {kept} skipped (unchanged since graded), "
+        f"{not_graded} not graded"
+    )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ Without CUDA it says so and exits 0, claiming nothing. Exit status 1 when any ro
 
     .venv/bin/python -m autograder.gpu_check
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,9 +24,9 @@ import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import COURSE_ROOT
-from pathlib import Path
 
 ROOT = COURSE_ROOT
 
@@ -58,8 +59,12 @@ def run_pytest(step: str, args: list[str]) -> Row:
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "junit.xml"
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                 f"--junitxml={report}", *args], cwd=ROOT, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
         if not report.exists():
             return Row(step, False, seconds, f"pytest did not run (exit {result.returncode}): {result.stderr[-200:]}")
@@ -76,9 +81,10 @@ def run_pytest(step: str, args: list[str]) -> Row:
 def lesson_checks_on_cuda() -> list[Row]:
     """Each lesson's visible and hidden checks (seed 0) on its reference functions, and
     every known-wrong variant, with the CUDA oracles in play."""
-    from course.checks.torch_oracle import devices
-    from autograder.mistakes.registry import LESSONS
     import importlib
+
+    from autograder.mistakes.registry import LESSONS
+    from course.checks.torch_oracle import devices
 
     rows = []
     for lesson, module in LESSONS.items():
@@ -98,12 +104,15 @@ def lesson_checks_on_cuda() -> list[Row]:
             cuda_lines += sum("torch cuda" in line for line in printed.getvalue().splitlines())
             for wrong in module.VARIANTS.get(function, ()):
                 variants += 1
-                caught += _rejected(getattr(visible, function), wrong.functions) or \
-                    _rejected(getattr(hidden, function), wrong.functions, seed=0)
+                caught += _rejected(getattr(visible, function), wrong.functions) or _rejected(
+                    getattr(hidden, function), wrong.functions, seed=0
+                )
         total = len(module.CORRECT)
         ok = passed == total and caught == variants and cuda_lines > 0 and any(d.startswith("cuda") for d in devices())
-        detail = (f"{passed}/{total} checks pass, {cuda_lines} lines against torch cuda, "
-                  f"{caught}/{variants} known-wrong variants caught")
+        detail = (
+            f"{passed}/{total} checks pass, {cuda_lines} lines against torch cuda, "
+            f"{caught}/{variants} known-wrong variants caught"
+        )
         if problems:
             detail += "; " + "; ".join(problems[:2])
         rows.append(Row(f"checks on CUDA: {lesson}", ok, time.perf_counter() - started, detail))
@@ -134,28 +143,43 @@ def learner_run(lesson: str, path: Path) -> Row:
     os.environ.update(environment)  # the kernel inherits this process's environment
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                           resources={"metadata": {"path": scratch}}).execute()
+            NotebookClient(
+                notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": scratch}}
+            ).execute()
         error = ""
     except Exception as failure:
-        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:160] if str(failure).strip() else ''}"
+        error = (
+            f"{type(failure).__name__}: {str(failure).strip().splitlines()[-1][:160] if str(failure).strip() else ''}"
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)
     seconds = time.perf_counter() - started
-    printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                      for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+    )
     on_cuda = "cuda (" in printed
-    detail = error or ("ran on " + next(line for line in printed.splitlines() if "cuda (" in line).strip()[:100]
-                       if on_cuda else "finished, but never printed that it used CUDA")
+    detail = error or (
+        "ran on " + next(line for line in printed.splitlines() if "cuda (" in line).strip()[:100]
+        if on_cuda
+        else "finished, but never printed that it used CUDA"
+    )
     return Row(f"learner run on the GPU: {lesson}", not error and on_cuda, seconds, detail)
 
 
 def epoch_benchmark() -> Row:
     """benchmarks/text_generation_training.py: seconds per epoch on every device."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks/text_generation_training.py"), "1"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/text_generation_training.py"), "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     lines = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     per_device = {line[0]: line[-2] for line in lines if line and line[0] in ("cpu", "cuda")}
@@ -177,8 +201,10 @@ def main() -> int:
     import torch
 
     if not torch.cuda.is_available():
-        print(f"make gpu-check: torch {torch.__version__} sees no CUDA GPU on this machine; "
-              "nothing was checked and nothing is claimed.")
+        print(
+            f"make gpu-check: torch {torch.__version__} sees no CUDA GPU on this machine; "
+            "nothing was checked and nothing is claimed."
+        )
         return 0
     from course.device import describe
 

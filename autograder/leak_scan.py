@@ -21,6 +21,7 @@ Grader-side code, yet it imports no other grader-side module: ``release`` runs i
 separate interpreter whose ``course`` is the student bundle's, so the bundle itself is
 what gets scanned (``python leak_scan.py --root BUNDLE --solutions SOLUTIONS``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -241,8 +242,10 @@ class SlotResult:
     def line(self) -> str:
         verdict = "LEAK: " + ", ".join(self.leaks) if self.leaks else "none passes"
         extra = f", {len(self.timed_out)} timed out ({', '.join(self.timed_out)})" if self.timed_out else ""
-        return (f"{self.lesson:<25} {self.cell:<32} {self.slot:<26} tried {self.tried:>3} "
-                f"(skipped {self.skipped} by signature{extra}): {verdict}")
+        return (
+            f"{self.lesson:<25} {self.cell:<32} {self.slot:<26} tried {self.tried:>3} "
+            f"(skipped {self.skipped} by signature{extra}): {verdict}"
+        )
 
 
 def _required_positional(function) -> int | None:
@@ -278,7 +281,9 @@ def given_references(cells: list[Cell], solution_names: set[str]) -> dict[str, l
     return uses
 
 
-def graded_slots(cell: Cell, solution_names: set[str], adapters: dict[str, list[str]] | None = None) -> tuple[str, list[str]]:
+def graded_slots(
+    cell: Cell, solution_names: set[str], adapters: dict[str, list[str]] | None = None
+) -> tuple[str, list[str]]:
     """The visible part of a graded cell, and the learner's functions (defined in the
     lesson's solution cells) that it passes to its check, directly or through a given
     adapter."""
@@ -322,11 +327,14 @@ class _Refused(BaseException):
 def _no_process_control():
     """A candidate is any callable, called with arrays: none may end the scan's process or
     signal others (a grader-side helper that kills its descendants, say)."""
+
     def refuse(*args, **kwargs):
         raise _Refused()
 
-    saved = {(module, name): getattr(module, name) for module, name in
-             ((os, "_exit"), (os, "kill"), (os, "killpg"), (os, "abort"), (signal, "raise_signal"))}
+    saved = {
+        (module, name): getattr(module, name)
+        for module, name in ((os, "_exit"), (os, "kill"), (os, "killpg"), (os, "abort"), (signal, "raise_signal"))
+    }
     for module, name in saved:
         setattr(module, name, refuse)
     try:
@@ -377,7 +385,9 @@ def _stub(*args, **kwargs):
     raise NotImplementedError
 
 
-def scan_lesson(lesson: str, root: Path, solutions: Path, candidates: dict[str, object]) -> tuple[list[SlotResult], list[str]]:
+def scan_lesson(
+    lesson: str, root: Path, solutions: Path, candidates: dict[str, object]
+) -> tuple[list[SlotResult], list[str]]:
     """Try every candidate in every slot of every graded cell of ``lesson``; ``root`` holds
     the student copy (lessons/), ``solutions`` the instructor's notebooks (for the other
     slots). Returns the results and the problems met while setting up."""
@@ -386,7 +396,9 @@ def scan_lesson(lesson: str, root: Path, solutions: Path, candidates: dict[str, 
     student_cells = [cell for path in sorted((root / "lessons" / lesson).glob("*.ipynb")) for cell in read_cells(path)]
     namespace: dict = {"__name__": f"solution_{lesson}"}
     problems += [f"solution {lesson}: {f}" for f in run_definitions(solution_cells, namespace)]
-    solution_names = {name for cell in solution_cells if cell.kind == "solution" for name in defined_callables(cell.source)}
+    solution_names = {
+        name for cell in solution_cells if cell.kind == "solution" for name in defined_callables(cell.source)
+    }
     adapters = given_references(solution_cells, solution_names)
     results = []
     for cell in student_cells:
@@ -408,7 +420,9 @@ def scan_lesson(lesson: str, root: Path, solutions: Path, candidates: dict[str, 
             if _passes(visible, _trial_namespace(namespace, slot, _stub), seconds):
                 # The check does not call this function (a backward check that builds the
                 # forward's cache from its stated contract): nothing there to answer.
-                problems.append(f"{lesson} {cell.grade_id}: {slot} is not judged by this check (a stub passes): not scanned")
+                problems.append(
+                    f"{lesson} {cell.grade_id}: {slot} is not judged by this check (a stub passes): not scanned"
+                )
                 continue
             result = SlotResult(lesson, cell.grade_id, slot)
             required = _required_positional(namespace[slot]) or 0
@@ -445,8 +459,10 @@ def scan(root: Path, solutions: Path, lessons: list[str] | None = None, out=prin
         earlier = [(name, sorted((root / "lessons" / name).glob("*.ipynb"))) for name in all_lessons if name <= lesson]
         given, given_problems = given_candidates(earlier)
         candidates = {**modules, **given}
-        out(f"{lesson}: {len(modules)} callables from {len(student_modules(root / STUDENT_PACKAGE))} student-facing modules, "
-            f"{len(given)} from given cells of lessons up to {lesson}")
+        out(
+            f"{lesson}: {len(modules)} callables from {len(student_modules(root / STUDENT_PACKAGE))} student-facing modules, "
+            f"{len(given)} from given cells of lessons up to {lesson}"
+        )
         out("  candidates: " + ", ".join(sorted(candidates)))
         lesson_results, problems = scan_lesson(lesson, root, solutions, candidates)
         for problem in given_problems + problems:
@@ -459,7 +475,9 @@ def scan(root: Path, solutions: Path, lessons: list[str] | None = None, out=prin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True, help="the course or the student bundle (holds lessons/ and course/)")
+    parser.add_argument(
+        "--root", type=Path, required=True, help="the course or the student bundle (holds lessons/ and course/)"
+    )
     parser.add_argument("--solutions", type=Path, required=True, help="the instructor's solutions/ folder")
     parser.add_argument("lessons", nargs="*", help="lesson ids (default: all under ROOT/lessons)")
     args = parser.parse_args(argv)
@@ -472,8 +490,10 @@ def main(argv: list[str] | None = None) -> int:
     results = scan(args.root.resolve(), args.solutions.resolve(), args.lessons or None, out=out)
     leaks = [r for r in results if r.leaks]
     unscanned = [line for line in lines if SOLUTION_FAILS in line]
-    print(f"leak scan: {len(results)} graded slots, {sum(r.tried for r in results)} trials, {len(leaks)} with a leak"
-          + (f", {len(unscanned)} graded cells not scanned" if unscanned else ""))
+    print(
+        f"leak scan: {len(results)} graded slots, {sum(r.tried for r in results)} trials, {len(leaks)} with a leak"
+        + (f", {len(unscanned)} graded cells not scanned" if unscanned else "")
+    )
     return 1 if leaks or unscanned else 0
 
 

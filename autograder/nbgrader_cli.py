@@ -1,4 +1,5 @@
 """Running nbgrader's own command line from Python, the one way the course does it."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ def nbgrader_env() -> dict[str, str]:
 
 def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
     """`nbgrader ARGS` in the course root ``root``; raises RuntimeError with its output on failure."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(), capture_output=True, text=True
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed in {root}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"nbgrader {' '.join(args)} failed in {root}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
     return result

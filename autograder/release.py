@@ -8,6 +8,7 @@ of exclusions;
 ``verify_release`` then proves that no solution code and no hidden test made it in, and
 runs the leak scan on the bundle: no callable it offers passes a graded function's check.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,17 @@ import nbformat
 from . import COURSE_ROOT
 
 #: Top-level entries copied into the bundle.
-INCLUDE = ["lessons", "datasets", "course", "README.md", "environment.yml", "pyproject.toml",
-           "Makefile", "nbgrader_config.py", "tools"]
+INCLUDE = [
+    "lessons",
+    "datasets",
+    "course",
+    "README.md",
+    "environment.yml",
+    "pyproject.toml",
+    "Makefile",
+    "nbgrader_config.py",
+    "tools",
+]
 #: What must never be in a bundle: the instructor's package and folders.
 INSTRUCTOR_SIDE = ["autograder", "solutions", "tests"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
@@ -78,7 +88,7 @@ def solution_windows(root: Path = COURSE_ROOT) -> dict[str, set[tuple[str, ...]]
                 lines = _code_lines(region)
                 size = min(WINDOW, len(lines))
                 if size >= 2:
-                    lesson |= {tuple(lines[i:i + size]) for i in range(len(lines) - size + 1)}
+                    lesson |= {tuple(lines[i : i + size]) for i in range(len(lines) - size + 1)}
     return windows
 
 
@@ -100,7 +110,9 @@ def verify_release(out: Path) -> None:
         if (out / name).exists():
             problems.append(f"{name}/ is in the bundle")
     windows = solution_windows()
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.suffix in {".py", ".ipynb", ".md", ".toml", ".yml", ".sh"}):
+    for path in sorted(
+        p for p in out.rglob("*") if p.is_file() and p.suffix in {".py", ".ipynb", ".md", ".toml", ".yml", ".sh"}
+    ):
         text = path.read_text(errors="replace")
         if FORBIDDEN.search(text):
             problems.append(f"{path.relative_to(out)} contains {FORBIDDEN.search(text).group(0)!r}")
@@ -109,7 +121,12 @@ def verify_release(out: Path) -> None:
         lines = _code_lines(text)
         forbidden = _forbidden_windows(path, out, windows)
         sizes = {len(w) for w in forbidden}
-        copied = [tuple(lines[i:i + n]) for n in sizes for i in range(len(lines) - n + 1) if tuple(lines[i:i + n]) in forbidden]
+        copied = [
+            tuple(lines[i : i + n])
+            for n in sizes
+            for i in range(len(lines) - n + 1)
+            if tuple(lines[i : i + n]) in forbidden
+        ]
         if copied:
             problems.append(f"{path.relative_to(out)} contains solution code: {' / '.join(copied[0])!r}")
     if not problems:
@@ -127,8 +144,18 @@ def leak_scan(out: Path, lessons: list[str] | None = None) -> tuple[str, list[st
     Returns what it printed (what it tried) and the problems: each leak, or why it failed."""
     scanner = Path(__file__).with_name("leak_scan.py")
     result = subprocess.run(
-        [sys.executable, str(scanner), "--root", str(out), "--solutions", str(COURSE_ROOT / "solutions"), *(lessons or [])],
-        cwd=out, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(scanner),
+            "--root",
+            str(out),
+            "--solutions",
+            str(COURSE_ROOT / "solutions"),
+            *(lessons or []),
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
     )
     if result.returncode not in (0, 1):
         last = (result.stderr.strip().splitlines() or [""])[-1][:300]

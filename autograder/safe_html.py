@@ -25,6 +25,7 @@ that stops script even if the sanitiser missed something.
 MathJax, which nbgrader's templates load from a CDN, is blocked by both policies: the
 pages show TeX source instead of typeset math.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,11 +48,55 @@ from traitlets.config import LoggingConfigurable
 #: of. No script, style, form, frame, object, SVG or MathML element: bleach escapes
 #: anything else, so an attack shows as text.
 NOTEBOOK_TAGS = [
-    "a", "abbr", "acronym", "b", "blockquote", "br", "caption", "code", "col", "colgroup",
-    "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "img", "ins", "kbd", "li", "ol", "p", "pre", "q", "s", "samp", "small", "span",
-    "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u",
-    "ul", "var",
+    "a",
+    "abbr",
+    "acronym",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+    "var",
 ]
 #: No event handler, no style, no id (an id could shadow the formgrader's own elements).
 #: URLs (href, src) keep bleach's protocols only: http, https, mailto and relative ones.
@@ -88,8 +133,16 @@ class SanitizeSubmissionHTML(SanitizeHTML):
     @default("safe_output_keys")
     def _safe_outputs(self):
         # text/markdown: rendered, then cleaned, by SanitizedMarkdown.
-        return {"metadata", "text/plain", "text/latex", "application/json", "image/png", "image/jpeg",
-                "image/svg+xml", "text/markdown"}
+        return {
+            "metadata",
+            "text/plain",
+            "text/latex",
+            "application/json",
+            "image/png",
+            "image/jpeg",
+            "image/svg+xml",
+            "text/markdown",
+        }
 
     @default("sanitized_output_types")
     def _sanitized_outputs(self):
@@ -126,7 +179,9 @@ class SanitizedMarkdown(LoggingConfigurable):
 
 #: For a file opened from disk: nothing but inline styles and embedded images.
 #: (``sandbox`` and ``frame-ancestors`` are ignored in a meta tag; the server sends them.)
-NO_SCRIPT_META_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+NO_SCRIPT_META_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
 
 
 class NoScriptHTMLExporter(HTMLExporter):
@@ -154,22 +209,26 @@ def with_meta_policy(html: str, policy: str) -> str:
 
 #: For anything a submission put on disk: no script at all, a unique origin, no
 #: plugins, frames, fetches or forms; images and styles may load (they cannot run code).
-SUBMISSION_FILE_POLICY = "; ".join([
-    "sandbox",
-    "default-src 'none'",
-    "img-src 'self' data:",
-    "style-src 'self' 'unsafe-inline'",
-    "font-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'self'",  # JupyterLab may still show it in a tab
-])
+SUBMISSION_FILE_POLICY = "; ".join(
+    [
+        "sandbox",
+        "default-src 'none'",
+        "img-src 'self' data:",
+        "style-src 'self' 'unsafe-inline'",
+        "font-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",  # JupyterLab may still show it in a tab
+    ]
+)
 
 #: The formgrader's submission view: nbgrader's scripts are added by the view's handler.
 _VIEW_POLICY_START = "default-src 'none'; script-src"
 #: If the view was served by another handler than ours: no script at all, not even
 #: nbgrader's (grading by hand breaks, visibly; nothing of the student's runs).
-VIEW_FALLBACK_POLICY = _VIEW_POLICY_START + " 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+VIEW_FALLBACK_POLICY = (
+    _VIEW_POLICY_START + " 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+)
 
 #: nbgrader's course folders that hold what students handed in and what grading made
 #: of it. A path through a folder of one of these names (any course root: the course
@@ -198,7 +257,7 @@ def policy_for(path: str, base_url: str, settings) -> str | None:
     path = unquote(path)  # as the handlers see it: %2F is a folder separator too
     if not path.startswith(base_url):
         return None
-    parts = [part for part in path[len(base_url):].split("/") if part]
+    parts = [part for part in path[len(base_url) :].split("/") if part]
     if not parts:
         return None
     if parts[:2] == ["formgrader", "submissions"] and len(parts) >= 3:
@@ -232,20 +291,25 @@ def refuses_contents(path: str, base_url: str, settings) -> bool:
     path = unquote(path)
     if not path.startswith(base_url):
         return False
-    parts = [part for part in path[len(base_url):].split("/") if part]
+    parts = [part for part in path[len(base_url) :].split("/") if part]
     folders = set(STUDENT_FILE_FOLDERS)
     formgrader = settings.get("nbgrader_formgrader")
     if formgrader is not None:
         folders |= {formgrader.coursedir.submitted_directory, formgrader.coursedir.autograded_directory}
-    return (parts[:2] == ["api", "contents"] and bool(folders & set(parts[2:-1]))
-            and parts[-1].lower().endswith(ACTIVE_SUFFIXES))
+    return (
+        parts[:2] == ["api", "contents"]
+        and bool(folders & set(parts[2:-1]))
+        and parts[-1].lower().endswith(ACTIVE_SUFFIXES)
+    )
 
 
-REFUSED_CONTENTS = json.dumps({
-    "message": "the course's server does not open a student's HTML or SVG file in JupyterLab: "
-               "its scripts would run as you. Open it through /files/, where nothing runs.",
-    "reason": "Forbidden",
-}).encode()
+REFUSED_CONTENTS = json.dumps(
+    {
+        "message": "the course's server does not open a student's HTML or SVG file in JupyterLab: "
+        "its scripts would run as you. Open it through /files/, where nothing runs.",
+        "reason": "Forbidden",
+    }
+).encode()
 
 
 def _submission_policy_transform(base_url: str, settings):
@@ -329,21 +393,28 @@ def view_policy(template_page: str, page_url: str) -> str:
     """
     scripts = _PageScripts(template_page)
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(page_url))
-    urls = sorted({url for url in (urljoin(page_url, src).split("?")[0] for src in scripts.sources)
-                   if url.startswith(origin + "/")})
+    urls = sorted(
+        {
+            url
+            for url in (urljoin(page_url, src).split("?")[0] for src in scripts.sources)
+            if url.startswith(origin + "/")
+        }
+    )
     hashes = sorted({_hash_source(text) for text in scripts.inline + scripts.handlers})
     script_src = " ".join(urls + hashes + (["'unsafe-hashes'"] if scripts.handlers else [])) or "'none'"
-    return "; ".join([
-        f"{_VIEW_POLICY_START} {script_src}",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",  # nbgrader's scripts save grades and comments
-        "base-uri 'none'",
-        "form-action 'none'",
-        "object-src 'none'",
-        "frame-ancestors 'self'",  # JupyterLab shows the formgrader in a frame
-    ])
+    return "; ".join(
+        [
+            f"{_VIEW_POLICY_START} {script_src}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",  # nbgrader's scripts save grades and comments
+            "base-uri 'none'",
+            "form-action 'none'",
+            "object-src 'none'",
+            "frame-ancestors 'self'",  # JupyterLab shows the formgrader in a frame
+        ]
+    )
 
 
 def _submission_view_handler():

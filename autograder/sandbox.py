@@ -44,6 +44,7 @@ Facts this relies on (trial of nbgrader 0.9.6, jupyter_client 8, ipykernel 7):
 One context serves one kernel at a time (nbgrader autograde is serial). Kernels running
 at once must each get their own context: they would otherwise share the ipc directory.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -91,7 +92,11 @@ ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: dropped, so the kernel never sees the grader's secrets or JPY_PARENT_PID.
 KEPT_ENV_PREFIXES = (
     "AUTOGRADER_",  # the probe folder the hidden checks record into (course.recording)
-    "NBGRADER_", "LANG", "LC_", "TZ", "PYTHONHASHSEED",
+    "NBGRADER_",
+    "LANG",
+    "LC_",
+    "TZ",
+    "PYTHONHASHSEED",
 )
 
 #: Thread-pool sizes of NumPy's BLAS and torch, set from Limits.threads.
@@ -179,8 +184,8 @@ class _Plan:
 # ---------------------------------------------------------------- availability
 
 
-@functools.lru_cache(maxsize=None)
-@functools.lru_cache(maxsize=None)
+@functools.cache
+@functools.cache
 def sandbox_available() -> tuple[bool, str]:
     """(True, '') when bubblewrap works here (a real ``bwrap ... true`` is run, as the
     kernels will: dropping to the sandbox user when root); else (False, reason)."""
@@ -189,15 +194,17 @@ def sandbox_available() -> tuple[bool, str]:
     tools = ["bwrap", "prlimit"] + (["setpriv"] if os.geteuid() == 0 else [])
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
-        return False, (f"not installed: {', '.join(missing)}"
-                       " (Debian packages bubblewrap, util-linux; see tools/system-packages.sh)")
+        return False, (
+            f"not installed: {', '.join(missing)}"
+            " (Debian packages bubblewrap, util-linux; see tools/system-packages.sh)"
+        )
     ok, error = _try_in_sandbox(["prlimit", "--nproc=64", "--", "true"])
     if not ok:
         return False, f"bubblewrap cannot start a sandbox here: {error}"
     return True, ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _process_count_is_private() -> bool:
     """Whether the kernel can enter a user namespace of its own after dropping root.
 
@@ -381,21 +388,28 @@ def launch_kernel(plan_file: str, connection_file: str, kernel_args: list[str]) 
     # (nbgrader's autograded/<student>/<assignment>), not one holding the environment or
     # the course, such as the repository root.
     if any(Path(p).is_relative_to(cwd) for p in ["/usr", *plan.environment, *plan.readable]):
-        sys.exit(f"autograder.sandbox: refusing to run a kernel in {cwd}: "
-                 "it contains paths the kernel may only read")
+        sys.exit(f"autograder.sandbox: refusing to run a kernel in {cwd}: it contains paths the kernel may only read")
     if plan.run_as is not None and cwd.stat().st_uid != plan.run_as:
         _give_to(cwd, plan.run_as, recursive=False)
     # bwrap copies the connection file from this descriptor into the sandbox, readable by
     # the sandbox user (jupyter_client writes it 0600 for the grader's user).
     fd = os.open(connection_file, os.O_RDONLY)
     os.set_inheritable(fd, True)
-    argv = bwrap_argv(plan, cwd=cwd, connection_file=connection_file, connection_fd=fd,
-                      kernel_args=kernel_args, environ=os.environ)
+    argv = bwrap_argv(
+        plan, cwd=cwd, connection_file=connection_file, connection_fd=fd, kernel_args=kernel_args, environ=os.environ
+    )
     os.execv(argv[0], argv)
 
 
-def bwrap_argv(plan: _Plan, *, cwd: Path, connection_file: str, connection_fd: int,
-               kernel_args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+def bwrap_argv(
+    plan: _Plan,
+    *,
+    cwd: Path,
+    connection_file: str,
+    connection_fd: int,
+    kernel_args: Sequence[str],
+    environ: Mapping[str, str],
+) -> list[str]:
     """The full command: bwrap's namespaces and mounts, then the user drop, the limits
     and ipykernel."""
     limits = Limits(**plan.limits)
@@ -441,30 +455,47 @@ def _drop_root_args(uid: int | None) -> list[str]:
         return []
     # A plain uid change clears the capabilities; the bounding set, inheritable set and
     # no_new_privs make sure none come back through an exec.
-    return ["setpriv", f"--reuid={uid}", f"--regid={SANDBOX_GID}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={SANDBOX_GID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
 
 
 def _limit_args(limits: Limits) -> list[str]:
     # prlimit sets soft = hard: the kernel cannot raise them back. At the CPU hard limit
     # the kernel sends SIGKILL. Core dumps would be files outside file_bytes' reach.
-    return ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
-            f"--fsize={limits.file_bytes}", f"--nproc={limits.processes}", "--core=0", "--"]
+    return [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--fsize={limits.file_bytes}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
 
 
 def _env_args(limits: Limits, environ: Mapping[str, str], python: str) -> list[str]:
     env = {k: v for k, v in environ.items() if k.startswith(KEPT_ENV_PREFIXES)}
     env.setdefault("LANG", "C.UTF-8")
-    env.update({
-        "PATH": os.pathsep.join([str(Path(python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": "/tmp",  # IPython, matplotlib and torch keep their caches under $HOME
-        "TMPDIR": "/tmp",
-        # The grader's JPY_PARENT_PID is a pid outside the sandbox's pid namespace:
-        # ipykernel would poll it and exit. 1 (bwrap's init) is ipykernel's "no parent
-        # to watch" value and also stops its "Ctrl-C will not work" banner on stdout.
-        "JPY_PARENT_PID": "1",
-        **{name: str(limits.threads) for name in THREAD_ENV},
-    })
+    env.update(
+        {
+            "PATH": os.pathsep.join([str(Path(python).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": "/tmp",  # IPython, matplotlib and torch keep their caches under $HOME
+            "TMPDIR": "/tmp",
+            # The grader's JPY_PARENT_PID is a pid outside the sandbox's pid namespace:
+            # ipykernel would poll it and exit. 1 (bwrap's init) is ipykernel's "no parent
+            # to watch" value and also stops its "Ctrl-C will not work" banner on stdout.
+            "JPY_PARENT_PID": "1",
+            **{name: str(limits.threads) for name in THREAD_ENV},
+        }
+    )
     args = ["--clearenv"]
     for name, value in sorted(env.items()):
         args += ["--setenv", name, value]
@@ -503,13 +534,14 @@ def _mount_args(plan: _Plan, *, cwd: Path, connection_file: str, connection_fd: 
             mounts.append((path, 3, ["--perms", "0755", "--tmpfs", str(path)]))
         elif path.exists():
             mounts.append((path, 3, ["--ro-bind", plan.mask_file, str(path)]))
-    mounts.append((Path(connection_file), 4,
-                   ["--perms", "0444", "--ro-bind-data", str(connection_fd), connection_file]))
+    mounts.append(
+        (Path(connection_file), 4, ["--perms", "0444", "--ro-bind-data", str(connection_fd), connection_file])
+    )
 
     args: list[str] = []
     bound: list[Path] = []  # host directories bound in: their subdirectories exist already
     made: set[Path] = {Path("/")}
-    for path, rank, mount in sorted(mounts, key=lambda m: (len(m[0].parts), m[1], str(m[0]))):
+    for path, _rank, mount in sorted(mounts, key=lambda m: (len(m[0].parts), m[1], str(m[0]))):
         for parent in reversed(path.parents):
             if parent in made or any(parent.is_relative_to(b) for b in bound):
                 continue

@@ -3,6 +3,7 @@
 The same grading as an instructor's (autograder.grading), hidden checks included, on a
 copy in a temporary folder: the learner's file is only read. Works from any folder.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -39,8 +40,15 @@ def self_check(notebook: Path, timeout: int = 120) -> int:
         shutil.copy2(notebook, submitted / notebook.name)
         print(f"checking {notebook} ({assignment}) with the full tests, hidden ones included ...", flush=True)
         try:
-            [outcome] = grade_class(Path(scratch) / "submitted", assignment=assignment, workers=1, timeout=timeout,
-                                    out=Path(scratch) / "out", progress=False, in_process=True)
+            [outcome] = grade_class(
+                Path(scratch) / "submitted",
+                assignment=assignment,
+                workers=1,
+                timeout=timeout,
+                out=Path(scratch) / "out",
+                progress=False,
+                in_process=True,
+            )
         except KeyboardInterrupt:
             print("stopped (Ctrl-C): nothing was checked; your notebook is unchanged", file=sys.stderr)
             return 130
@@ -53,8 +61,14 @@ def report_table(outcome) -> str:
     rows = [("graded cell", "points", "result", "message")]
     for cell in outcome.cells:
         passed = cell.points >= cell.max_points
-        rows.append((cell.grade_id, f"{cell.points:g} / {cell.max_points:g}", "pass" if passed else "FAIL",
-                     "" if passed else cell.message or "failed"))
+        rows.append(
+            (
+                cell.grade_id,
+                f"{cell.points:g} / {cell.max_points:g}",
+                "pass" if passed else "FAIL",
+                "" if passed else cell.message or "failed",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     lines.insert(1, "-" * (sum(widths) + 6 + len("message")))

@@ -4,6 +4,7 @@ the sandbox, in one run, and print a table (`make bench`).
 Ratios are what to read: this machine is shared and noisy, so absolute seconds vary
 from run to run, while runs made back to back share the same conditions.
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,12 +48,16 @@ def main() -> None:
         runs = [(1, False), (2, False)] + ([(1, True), (2, True)] if available else [])
         results = {}
         for workers, sandbox in runs:
-            results[(workers, sandbox)] = timed(scratch / "submitted", scratch / f"out-{workers}-{sandbox}", workers, sandbox)
+            results[(workers, sandbox)] = timed(
+                scratch / "submitted", scratch / f"out-{workers}-{sandbox}", workers, sandbox
+            )
     print(f"grading {SUBMISSIONS} submissions of {LESSON} (one run; read the ratios)\n")
     print(f"{'workers':>7}  {'sandbox':>7}  {'seconds':>8}  {'s/submission':>12}  {'speed-up':>8}")
     for (workers, sandbox), seconds in results.items():
         speedup = results[(1, sandbox)] / seconds
-        print(f"{workers:>7}  {'on' if sandbox else 'off':>7}  {seconds:8.1f}  {seconds / SUBMISSIONS:12.2f}  {speedup:7.2f}x")
+        print(
+            f"{workers:>7}  {'on' if sandbox else 'off':>7}  {seconds:8.1f}  {seconds / SUBMISSIONS:12.2f}  {speedup:7.2f}x"
+        )
     if available:
         for workers in (1, 2):
             overhead = results[(workers, True)] / results[(workers, False)] - 1

@@ -5,6 +5,7 @@ Every number comes from one run of this script: read the ratios, measured on alt
 pairs of runs that share the same machine conditions, rather than the milliseconds, which
 vary between runs.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -49,8 +50,11 @@ def paired_ms(ours, theirs) -> tuple[float, float, float]:
     The two alternate in rounds, so that a slow spell on a shared machine hits both sides
     of a round alike; the median of per-round ratios is steadier than a ratio of medians."""
     rounds = [(_block_seconds(ours), _block_seconds(theirs)) for _ in range(ROUNDS)]
-    return (1000 * statistics.median(a for a, _ in rounds), 1000 * statistics.median(b for _, b in rounds),
-            statistics.median(a / b for a, b in rounds))
+    return (
+        1000 * statistics.median(a for a, _ in rounds),
+        1000 * statistics.median(b for _, b in rounds),
+        statistics.median(a / b for a, b in rounds),
+    )
 
 
 def numpy_runner(kind: str, dtype):
@@ -83,11 +87,16 @@ def torch_runner(kind: str, dtype):
 
 
 def main() -> None:
-    print(f"forward + backward, N={N} T={T} D={D} H={H}, CPU, {torch.get_num_threads()} torch threads, "
-          f"{ROUNDS} alternating rounds of {RUNS_PER_ROUND} runs each (one run; read the ratios)\n")
+    print(
+        f"forward + backward, N={N} T={T} D={D} H={H}, CPU, {torch.get_num_threads()} torch threads, "
+        f"{ROUNDS} alternating rounds of {RUNS_PER_ROUND} runs each (one run; read the ratios)\n"
+    )
     print(f"{'layer':<6} {'dtype':<8} {'NumPy ms':>9} {'torch ms':>9} {'NumPy / torch':>14}")
     for kind in ("LSTM", "GRU"):
-        for np_dtype, torch_dtype, name in ((np.float32, torch.float32, "float32"), (np.float64, torch.float64, "float64")):
+        for np_dtype, torch_dtype, name in (
+            (np.float32, torch.float32, "float32"),
+            (np.float64, torch.float64, "float64"),
+        ):
             ours, theirs, ratio = paired_ms(numpy_runner(kind, np_dtype), torch_runner(kind, torch_dtype))
             print(f"{kind:<6} {name:<8} {ours:9.1f} {theirs:9.1f} {ratio:13.2f}x")
 

@@ -8,6 +8,7 @@ time of the lesson's 100-epoch run (training steps only: no held-out evaluation,
 
 Every number comes from this run; on a shared machine they vary from run to run.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -19,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course.datasets import CharVocab, load_alice, pack_lines  # noqa: E402
-from course.checks.torch_oracle import devices as every_device  # noqa: E402
-from course.device import describe  # noqa: E402
 from autograder.reference import text_generation as ref  # noqa: E402
+from course.checks.torch_oracle import devices as every_device  # noqa: E402
+from course.datasets import CharVocab, load_alice, pack_lines  # noqa: E402
+from course.device import describe  # noqa: E402
 
 EMBED, HIDDEN, BATCH, SEQ_LEN, FULL_RUN_EPOCHS = 32, 256, 32, 200, 100
 

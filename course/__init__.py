@@ -11,6 +11,7 @@
 Nothing here answers a graded exercise, and nothing here imports the instructor's package
 ``autograder``: ``release`` hands this folder to students whole, and a test proves both.
 """
+
 from pathlib import Path
 
 #: The repository root: lessons/, solutions/, datasets/ and nbgrader_config.py live here.

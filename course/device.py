@@ -7,6 +7,7 @@ e.g. to time the same notebook on two devices.
 The checks' float64 oracles are another matter: MPS has no float64, so
 ``course.checks.torch_oracle`` compares on the CPU and on CUDA only.
 """
+
 from __future__ import annotations
 
 import os

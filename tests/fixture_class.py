@@ -1,12 +1,13 @@
 """A class of lesson-01 submissions, built from the lesson and the solution, each with
 the score it must get: honest work, broken work, and attacks on the grader."""
+
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -19,7 +20,9 @@ FULL = 18.0
 
 def _solution_answers() -> dict[str, str]:
     notebook = nbformat.read(COURSE_ROOT / "solutions" / LESSON / NOTEBOOK, as_version=4)
-    return {c.metadata.nbgrader.grade_id: c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    return {
+        c.metadata.nbgrader.grade_id: c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
 
 
 def _student_copy():
@@ -46,20 +49,22 @@ def _replace_body(answers: dict[str, str], grade_id: str, body: str) -> dict[str
     answers = dict(answers)
     lines = answers[grade_id].splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION")
-    answers[grade_id] = "\n".join(lines[: start + 1] + ["    " + line for line in body.splitlines()] + lines[start + 1:])
+    answers[grade_id] = "\n".join(
+        lines[: start + 1] + ["    " + line for line in body.splitlines()] + lines[start + 1 :]
+    )
     return answers
 
 
-CHEAT = '''
+CHEAT = """
 # Make every check pass in this kernel: silence the reports and numpy's own asserts.
 import numpy as np
 import course.checks.core as core
 core.Report.finish = lambda self: None
 core.describe_mismatch = lambda *args, **kwargs: ("", 0.0)
 np.testing.assert_allclose = lambda *args, **kwargs: None
-'''
+"""
 
-SKIP_HIDDEN = '''
+SKIP_HIDDEN = """
 # Turn every hidden check into a no-op, and every visible one too.
 import course.checks.core as core
 import autograder.hidden.fc_layers as hidden_checks
@@ -67,23 +72,23 @@ for name in dir(hidden_checks):
     if callable(getattr(hidden_checks, name)) and hasattr(getattr(hidden_checks, name), "verify"):
         setattr(hidden_checks, name, lambda *functions: None)
 core.Report.finish = lambda self: None
-'''
+"""
 
-FLOOD = '''
+FLOOD = """
 for i in range(200_000):
     print("flooding the output", i)
-'''
+"""
 
-STEAL_SOLUTIONS = '''
+STEAL_SOLUTIONS = """
 # Read the instructor's notebook and run its solutions.
 import json, autograder
 source = autograder.COURSE_ROOT / "solutions" / "01_fc_layers" / "fc_layers.ipynb"
 for cell in json.loads(source.read_text())["cells"]:
     if "### BEGIN SOLUTION" in "".join(cell["source"]):
         exec("".join(cell["source"]))
-'''
+"""
 
-WRITE_GRADEBOOK = '''
+WRITE_GRADEBOOK = """
 # Find a gradebook above the working directory and give every grade full marks.
 import pathlib, sqlite3
 here = pathlib.Path.cwd()
@@ -96,9 +101,9 @@ for folder in [here, *here.parents]:
             print("wrote", db)
         except Exception as error:
             print("could not write", db, error)
-'''
+"""
 
-NETWORK = '''
+NETWORK = """
 # Try to reach the outside world (TEST-NET-1: no such host exists).
 import socket
 try:
@@ -106,7 +111,7 @@ try:
     print("network: reachable")
 except OSError as error:
     print("network: blocked", type(error).__name__)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,9 @@ def fixtures(timeout: int) -> list[Fixture]:
 
     def deleted_test_cell():
         notebook = _fill(_student_copy(), answers)
-        notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "check_affine_forward"]
+        notebook.cells = [
+            c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "check_affine_forward"
+        ]
         return notebook
 
     def retyped_test_cell():
@@ -159,35 +166,94 @@ def fixtures(timeout: int) -> list[Fixture]:
     # Every solution cell runs the instructor's solutions instead.
     stolen = {grade_id: STEAL_SOLUTIONS.strip() for grade_id in answers}
     # affine_forward writes to stderr on every call, as a noisy library would.
-    noisy = _replace_body(answers, "affine_forward",
-                          "import sys, warnings\nprint('UserWarning: this layer is deprecated', file=sys.stderr)")
+    noisy = _replace_body(
+        answers,
+        "affine_forward",
+        "import sys, warnings\nprint('UserWarning: this layer is deprecated', file=sys.stderr)",
+    )
 
     return [
         Fixture("correct", "the solution", FULL, _notebook_writer(lambda: _fill(_student_copy(), answers))),
         Fixture("blank", "the lesson as released", 0.0, _notebook_writer(_student_copy)),
-        Fixture("partial", "affine forward/backward and tanh forward only", 6.0,
-                _notebook_writer(lambda: _fill(_student_copy(), partial))),
-        Fixture("cheat", "a wrong affine_forward, and checks/numpy monkeypatched to pass", 0.0,
-                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}), "setup", CHEAT))),
-        Fixture("nohidden", "wrong answers, hidden and visible checks replaced by no-ops", 0.0,
-                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}), "setup", SKIP_HIDDEN))),
-        Fixture("flood", "the solution, and a cell printing 200,000 lines", FULL,
-                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "check_affine_forward", FLOOD))),
-        Fixture("loop", f"sigmoid_backward never returns (cell limit {timeout} s)", FULL - 1,
-                _notebook_writer(lambda: _fill(_student_copy(), looping))),
+        Fixture(
+            "partial",
+            "affine forward/backward and tanh forward only",
+            6.0,
+            _notebook_writer(lambda: _fill(_student_copy(), partial)),
+        ),
+        Fixture(
+            "cheat",
+            "a wrong affine_forward, and checks/numpy monkeypatched to pass",
+            0.0,
+            _notebook_writer(
+                lambda: _insert_after(
+                    _fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}),
+                    "setup",
+                    CHEAT,
+                )
+            ),
+        ),
+        Fixture(
+            "nohidden",
+            "wrong answers, hidden and visible checks replaced by no-ops",
+            0.0,
+            _notebook_writer(
+                lambda: _insert_after(
+                    _fill(_student_copy(), {"affine_forward": answers["affine_forward"].replace(" + b", "")}),
+                    "setup",
+                    SKIP_HIDDEN,
+                )
+            ),
+        ),
+        Fixture(
+            "flood",
+            "the solution, and a cell printing 200,000 lines",
+            FULL,
+            _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "check_affine_forward", FLOOD)),
+        ),
+        Fixture(
+            "loop",
+            f"sigmoid_backward never returns (cell limit {timeout} s)",
+            FULL - 1,
+            _notebook_writer(lambda: _fill(_student_copy(), looping)),
+        ),
         # Its check fails; sigmoid_backward's check takes the cache its docstring states
         # without calling sigmoid_forward, so it passes.
-        Fixture("membomb", "sigmoid_forward allocates 64 GiB", FULL - 1, _notebook_writer(lambda: _fill(_student_copy(), bomb))),
-        Fixture("thief", "every answer cell reads and runs the instructor's solutions", 0.0,
-                _notebook_writer(lambda: _fill(_student_copy(), stolen)), needs_sandbox=True),
-        Fixture("forger", "the solution, and a cell that writes full marks into any gradebook it finds", FULL,
-                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "setup", WRITE_GRADEBOOK))),
-        Fixture("network", "the solution, and a cell that tries the network", FULL,
-                _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "setup", NETWORK))),
-        Fixture("noisy", "the solution, writing a warning to stderr in a graded call", FULL,
-                _notebook_writer(lambda: _fill(_student_copy(), noisy))),
+        Fixture(
+            "membomb",
+            "sigmoid_forward allocates 64 GiB",
+            FULL - 1,
+            _notebook_writer(lambda: _fill(_student_copy(), bomb)),
+        ),
+        Fixture(
+            "thief",
+            "every answer cell reads and runs the instructor's solutions",
+            0.0,
+            _notebook_writer(lambda: _fill(_student_copy(), stolen)),
+            needs_sandbox=True,
+        ),
+        Fixture(
+            "forger",
+            "the solution, and a cell that writes full marks into any gradebook it finds",
+            FULL,
+            _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "setup", WRITE_GRADEBOOK)),
+        ),
+        Fixture(
+            "network",
+            "the solution, and a cell that tries the network",
+            FULL,
+            _notebook_writer(lambda: _insert_after(_fill(_student_copy(), answers), "setup", NETWORK)),
+        ),
+        Fixture(
+            "noisy",
+            "the solution, writing a warning to stderr in a graded call",
+            FULL,
+            _notebook_writer(lambda: _fill(_student_copy(), noisy)),
+        ),
         Fixture("deleted", "the solution, with a test cell deleted", FULL, _notebook_writer(deleted_test_cell)),
-        Fixture("retyped", "the solution, with a test cell turned into markdown", FULL, _notebook_writer(retyped_test_cell)),
+        Fixture(
+            "retyped", "the solution, with a test cell turned into markdown", FULL, _notebook_writer(retyped_test_cell)
+        ),
         Fixture("corrupt", "a file that is not JSON", 0.0, corrupt),
         Fixture("renamed", "the solution saved under another name", 0.0, renamed),
     ]
@@ -223,7 +289,9 @@ def course_digest() -> str:
 
     digest = hashlib.sha256()
     for folder in ("solutions", "lessons", "autograder"):
-        for path in sorted(p for p in (COURSE_ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        for path in sorted(
+            p for p in (COURSE_ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        ):
             digest.update(str(path.relative_to(COURSE_ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -265,10 +333,10 @@ def _with_body(source: str, body: str) -> str:
     """A solution cell's source with ``body`` as the first statement of its function."""
     lines = source.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION")
-    return "\n".join(lines[: start + 1] + ["    " + line for line in body.splitlines()] + lines[start + 1:])
+    return "\n".join(lines[: start + 1] + ["    " + line for line in body.splitlines()] + lines[start + 1 :])
 
 
-RECORD_ATTACK = '''
+RECORD_ATTACK = """
 # Replace records after the checks wrote them: a FIFO, a link to /dev/zero, an archive
 # that inflates 100 MB, links to a secret file, a record carrying text to be echoed.
 import json, os, zipfile
@@ -289,24 +357,24 @@ os.symlink({secret!r}, at("{linked}.json"))
 os.symlink({secret!r}, at("seed"))
 {echo}
 print("records replaced")
-'''
+"""
 
-ECHO_ATTACK = '''path = os.path.join(probe, "{name}.json")
+ECHO_ATTACK = """path = os.path.join(probe, "{name}.json")
 meta = json.load(open(path))
 meta["calls"][0]["function"] = "".join(reversed({text!r}))  # the secret, spelt so that this cell does not hold it
 os.remove(path)
-open(path, "w").write(json.dumps(meta))'''
+open(path, "w").write(json.dumps(meta))"""
 
-FORGE_SEED = '''
+FORGE_SEED = """
 # Choose the "random" hidden cases: the seed file says 1 from now on.
 import os
 seed = os.path.join(os.environ.get("AUTOGRADER_PROBE_DIR", "."), "seed")
 os.remove(seed)
 open(seed, "w").write("1")
-'''
+"""
 
 ESCAPE_MARK = "written by a submission"
-ESCAPE = '''
+ESCAPE = """
 # Write outside the sandbox: the course, the grader's output, the host's /tmp.
 import pathlib
 for target in {targets!r}:
@@ -315,18 +383,18 @@ for target in {targets!r}:
         print("wrote", target)
     except OSError as error:
         print("blocked", type(error).__name__)
-'''
+"""
 
 SLEEPER = "import time\ntime.sleep(9)  # under the cell limit, every time"
 
-FILL_WORKDIR = '''
+FILL_WORKDIR = """
 # Fill the working folder, one file at a time, each under the file-size limit.
 for i in range(600):
     with open(f"fill{i}.bin", "wb") as f:
         f.write(bytes(2**20))
-'''
+"""
 
-FILL_RECORDS = '''
+FILL_RECORDS = """
 # Fill the record folder with files each under the file-size limit, until stopped.
 import os, time
 probe = os.environ.get("AUTOGRADER_PROBE_DIR", ".")
@@ -334,7 +402,7 @@ for i in range(100_000):
     with open(os.path.join(probe, f"fill{i}.bin"), "wb") as f:
         f.write(bytes(2**20))
     time.sleep(0.02)
-'''
+"""
 
 BREAK_TORCH = "import sys\nsys.modules['torch'] = None  # the learner's own cell breaks the set-up: their fault"
 
@@ -384,6 +452,7 @@ def hostile_fixtures() -> list[Hostile]:
         def write(folder: Path, context: dict) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).symlink_to(COURSE_ROOT / "solutions" / lesson / name)
+
         return write
 
     def linked_folder(folder: Path, context: dict) -> None:
@@ -418,6 +487,7 @@ def hostile_fixtures() -> list[Hostile]:
             first.metadata = copy.deepcopy(notebook.cells[index].metadata)
             notebook.cells.insert(index, first)
             return notebook, name
+
         return make
 
     def duplicated(lesson, test_id, solution_id):
@@ -428,91 +498,234 @@ def hostile_fixtures() -> list[Hostile]:
             answers = dict(a1 if lesson == LESSON else a2)
             answers[grade_id] = _with_body(answers[grade_id], body)
             return solved(lesson, answers)
+
         return make
 
     def records(lesson, fifo, zero, bomb, linked, echo):
         def make(context):
-            attack = RECORD_ATTACK.format(fifo=fifo, zero=zero, bomb=bomb, linked=linked, secret=str(context["secret"]),
-                                          echo=ECHO_ATTACK.format(name=echo, text=SECRET_TEXT[::-1]) if echo else "")
+            attack = RECORD_ATTACK.format(
+                fifo=fifo,
+                zero=zero,
+                bomb=bomb,
+                linked=linked,
+                secret=str(context["secret"]),
+                echo=ECHO_ATTACK.format(name=echo, text=SECRET_TEXT[::-1]) if echo else "",
+            )
             return solved(lesson, after={"<end>": attack})
+
         return make
 
     torch_answers1 = dict(a1)
-    torch_answers1["affine_forward"] = _with_body(a1["affine_forward"], (
-        "import torch.nn.functional as F\n"
-        "out = F.linear(torch.as_tensor(x), torch.as_tensor(W).T, torch.as_tensor(b)).numpy()\n"
-        "return out, (x, W)"))
-    torch_answers1["tanh_forward"] = _with_body(a1["tanh_forward"], "out = torch.tanh(torch.as_tensor(x)).numpy()\nreturn out, out")
+    torch_answers1["affine_forward"] = _with_body(
+        a1["affine_forward"],
+        (
+            "import torch.nn.functional as F\n"
+            "out = F.linear(torch.as_tensor(x), torch.as_tensor(W).T, torch.as_tensor(b)).numpy()\n"
+            "return out, (x, W)"
+        ),
+    )
+    torch_answers1["tanh_forward"] = _with_body(
+        a1["tanh_forward"], "out = torch.tanh(torch.as_tensor(x)).numpy()\nreturn out, out"
+    )
     torch_answers2 = dict(a2)
-    torch_answers2["rnn_step_forward"] = _with_body(a2["rnn_step_forward"], (
-        "from torch import tanh\n"
-        "next_h = tanh(torch.as_tensor(x @ Wx + prev_h @ Wh + b)).numpy()\n"
-        "return next_h, (x, prev_h, Wx, Wh, next_h)"))
+    torch_answers2["rnn_step_forward"] = _with_body(
+        a2["rnn_step_forward"],
+        (
+            "from torch import tanh\n"
+            "next_h = tanh(torch.as_tensor(x @ Wx + prev_h @ Wh + b)).numpy()\n"
+            "return next_h, (x, prev_h, Wx, Wh, next_h)"
+        ),
+    )
 
     def escape(lesson):
         def make(context):
             return solved(lesson, after={"setup": ESCAPE.format(targets=[str(t) for t in context["forbidden"]])})
+
         return make
 
     return [
         # Lesson 01: the submission is data.
-        Hostile("linked_notebook", LESSON, "the notebook is a link to the solution notebook", 0.0,
-                link_to_solution(LESSON, NOTEBOOK), "is a link"),
-        Hostile("linked_folder", LESSON, "the submission folder is a link to a solved notebook elsewhere", 0.0,
-                linked_folder, "is a link"),
-        Hostile("strays", LESSON, "the solution, links to a secret and to solutions/, an HTML page, a folder, a FIFO",
-                18.0, strays, "ignored"),
+        Hostile(
+            "linked_notebook",
+            LESSON,
+            "the notebook is a link to the solution notebook",
+            0.0,
+            link_to_solution(LESSON, NOTEBOOK),
+            "is a link",
+        ),
+        Hostile(
+            "linked_folder",
+            LESSON,
+            "the submission folder is a link to a solved notebook elsewhere",
+            0.0,
+            linked_folder,
+            "is a link",
+        ),
+        Hostile(
+            "strays",
+            LESSON,
+            "the solution, links to a secret and to solutions/, an HTML page, a folder, a FIFO",
+            18.0,
+            strays,
+            "ignored",
+        ),
         Hostile("huge", LESSON, "the solution padded past the notebook size cap", 0.0, huge, "larger than"),
-        Hostile("escape", LESSON, "the solution, and a cell writing into the course, the output and /tmp", 18.0,
-                _write_nb(escape(LESSON)), needs_sandbox=True),
+        Hostile(
+            "escape",
+            LESSON,
+            "the solution, and a cell writing into the course, the output and /tmp",
+            18.0,
+            _write_nb(escape(LESSON)),
+            needs_sandbox=True,
+        ),
         # The record folder is hostile.
-        Hostile("records", LESSON, "the solution, then records replaced by a FIFO, /dev/zero, a zip bomb, links to a secret",
-                18.0 - (2 + 3 + 1 + 1 + 1),
-                _write_nb(records(LESSON, "affine_forward", "affine_backward", "tanh_forward", "tanh_backward",
-                                  "sigmoid_forward")), "hidden checks failed"),
-        Hostile("seed", LESSON, "the solution, with the seed file rewritten before the hidden checks", 0.0,
-                _write_nb(lambda c: solved(after={"setup": FORGE_SEED})), "hidden checks failed"),
+        Hostile(
+            "records",
+            LESSON,
+            "the solution, then records replaced by a FIFO, /dev/zero, a zip bomb, links to a secret",
+            18.0 - (2 + 3 + 1 + 1 + 1),
+            _write_nb(
+                records(LESSON, "affine_forward", "affine_backward", "tanh_forward", "tanh_backward", "sigmoid_forward")
+            ),
+            "hidden checks failed",
+        ),
+        Hostile(
+            "seed",
+            LESSON,
+            "the solution, with the seed file rewritten before the hidden checks",
+            0.0,
+            _write_nb(lambda c: solved(after={"setup": FORGE_SEED})),
+            "hidden checks failed",
+        ),
         # Honest editor actions and faults.
-        Hostile("split", LESSON, "the solution, with a solution cell split in two (metadata kept)", 18.0,
-                _write_nb(split(LESSON, "affine_backward")), "ordinary cells"),
-        Hostile("duplicated", LESSON, "the solution, a test cell pasted twice and a draft solution cell above its answer",
-                18.0, _write_nb(duplicated(LESSON, "check_tanh_forward", "sigmoid_forward")), "ordinary cells"),
-        Hostile("exits", LESSON, "sigmoid_backward ends the kernel's process (os._exit)", 10.0,
-                _write_nb(dies(LESSON, "sigmoid_backward", "import os\nos._exit(1)")), "check_sigmoid_backward"),
-        Hostile("segfault", LESSON, "softmax_cross_entropy segfaults the kernel", 11.0,
-                _write_nb(dies(LESSON, "softmax_cross_entropy", SEGFAULT)), "check_softmax_cross_entropy"),
-        Hostile("torch_numpy", LESSON, "affine_forward and tanh_forward answered with torch", 18.0,
-                _write_nb(lambda c: solved(LESSON, torch_answers1)), "affine_forward, tanh_forward"),
-        Hostile("breaks_setup", LESSON, "the solution, and a cell above the set-up that makes `import torch` fail", 0.0,
-                _write_nb(lambda c: _above_setup(solved(), BREAK_TORCH))),
+        Hostile(
+            "split",
+            LESSON,
+            "the solution, with a solution cell split in two (metadata kept)",
+            18.0,
+            _write_nb(split(LESSON, "affine_backward")),
+            "ordinary cells",
+        ),
+        Hostile(
+            "duplicated",
+            LESSON,
+            "the solution, a test cell pasted twice and a draft solution cell above its answer",
+            18.0,
+            _write_nb(duplicated(LESSON, "check_tanh_forward", "sigmoid_forward")),
+            "ordinary cells",
+        ),
+        Hostile(
+            "exits",
+            LESSON,
+            "sigmoid_backward ends the kernel's process (os._exit)",
+            10.0,
+            _write_nb(dies(LESSON, "sigmoid_backward", "import os\nos._exit(1)")),
+            "check_sigmoid_backward",
+        ),
+        Hostile(
+            "segfault",
+            LESSON,
+            "softmax_cross_entropy segfaults the kernel",
+            11.0,
+            _write_nb(dies(LESSON, "softmax_cross_entropy", SEGFAULT)),
+            "check_softmax_cross_entropy",
+        ),
+        Hostile(
+            "torch_numpy",
+            LESSON,
+            "affine_forward and tanh_forward answered with torch",
+            18.0,
+            _write_nb(lambda c: solved(LESSON, torch_answers1)),
+            "affine_forward, tanh_forward",
+        ),
+        Hostile(
+            "breaks_setup",
+            LESSON,
+            "the solution, and a cell above the set-up that makes `import torch` fail",
+            0.0,
+            _write_nb(lambda c: _above_setup(solved(), BREAK_TORCH)),
+        ),
         # Lesson 02.
         Hostile("l2_correct", LESSON2, "the solution", FULL2, _write_nb(lambda c: solved(LESSON2))),
-        Hostile("l2_linked_notebook", LESSON2, "the notebook is a link to the solution notebook", 0.0,
-                link_to_solution(LESSON2, NOTEBOOK2), "is a link"),
-        Hostile("l2_split_duplicated", LESSON2, "rnn_forward split, check_one_hot pasted twice, a draft one_hot", FULL2,
-                _write_nb(lambda c: _split_and_duplicate(split(LESSON2, "rnn_forward")(c), "check_one_hot", "one_hot")),
-                "ordinary cells"),
-        Hostile("l2_exits", LESSON2, "temporal_affine_forward ends the kernel's process", 5.0,
-                _write_nb(dies(LESSON2, "temporal_affine_forward", "import os\nos._exit(3)")),
-                "check_temporal_affine_forward"),
-        Hostile("l2_torch_numpy", LESSON2, "rnn_step_forward answered with torch's tanh", FULL2,
-                _write_nb(lambda c: solved(LESSON2, torch_answers2)), "rnn_step_forward"),
-        Hostile("l2_records", LESSON2, "the solution, then records replaced", FULL2 - (2 + 3 + 2 + 1),
-                _write_nb(records(LESSON2, "rnn_step_forward", "rnn_forward", "temporal_affine_forward", "one_hot", "")),
-                "hidden checks failed"),
+        Hostile(
+            "l2_linked_notebook",
+            LESSON2,
+            "the notebook is a link to the solution notebook",
+            0.0,
+            link_to_solution(LESSON2, NOTEBOOK2),
+            "is a link",
+        ),
+        Hostile(
+            "l2_split_duplicated",
+            LESSON2,
+            "rnn_forward split, check_one_hot pasted twice, a draft one_hot",
+            FULL2,
+            _write_nb(lambda c: _split_and_duplicate(split(LESSON2, "rnn_forward")(c), "check_one_hot", "one_hot")),
+            "ordinary cells",
+        ),
+        Hostile(
+            "l2_exits",
+            LESSON2,
+            "temporal_affine_forward ends the kernel's process",
+            5.0,
+            _write_nb(dies(LESSON2, "temporal_affine_forward", "import os\nos._exit(3)")),
+            "check_temporal_affine_forward",
+        ),
+        Hostile(
+            "l2_torch_numpy",
+            LESSON2,
+            "rnn_step_forward answered with torch's tanh",
+            FULL2,
+            _write_nb(lambda c: solved(LESSON2, torch_answers2)),
+            "rnn_step_forward",
+        ),
+        Hostile(
+            "l2_records",
+            LESSON2,
+            "the solution, then records replaced",
+            FULL2 - (2 + 3 + 2 + 1),
+            _write_nb(records(LESSON2, "rnn_step_forward", "rnn_forward", "temporal_affine_forward", "one_hot", "")),
+            "hidden checks failed",
+        ),
         # Budgets (graded with a 30 s notebook budget and 16 MiB folders).
-        Hostile("slow", LESSON, "the solution, then four cells each sleeping 9 s (cell limit 10 s)", 11.0,
-                _write_nb(lambda c: _sleepers(solved(), "check_sigmoid_backward", 4)),
-                "time budget", group="budget"),
-        Hostile("fill_workdir", LESSON, "the solution, and a cell writing 600 MiB into the working folder", 18.0,
-                _write_nb(lambda c: solved(after={"check_tanh_backward": FILL_WORKDIR})), "disk budget",
-                group="budget", needs_sandbox=True),
-        Hostile("fill_records", LESSON, "the solution, and a cell filling the record folder until stopped", 9.0,
-                _write_nb(lambda c: solved(after={"check_tanh_backward": FILL_RECORDS})), "record-folder budget",
-                group="budget"),
+        Hostile(
+            "slow",
+            LESSON,
+            "the solution, then four cells each sleeping 9 s (cell limit 10 s)",
+            11.0,
+            _write_nb(lambda c: _sleepers(solved(), "check_sigmoid_backward", 4)),
+            "time budget",
+            group="budget",
+        ),
+        Hostile(
+            "fill_workdir",
+            LESSON,
+            "the solution, and a cell writing 600 MiB into the working folder",
+            18.0,
+            _write_nb(lambda c: solved(after={"check_tanh_backward": FILL_WORKDIR})),
+            "disk budget",
+            group="budget",
+            needs_sandbox=True,
+        ),
+        Hostile(
+            "fill_records",
+            LESSON,
+            "the solution, and a cell filling the record folder until stopped",
+            9.0,
+            _write_nb(lambda c: solved(after={"check_tanh_backward": FILL_RECORDS})),
+            "record-folder budget",
+            group="budget",
+        ),
         # The course's own set-up cell hangs (graded with a template whose set-up sleeps).
-        Hostile("setup_hangs", LESSON, "the solution; the course's set-up cell never finishes", None,
-                _write_nb(lambda c: solved()), "cell setup timed out", group="setup"),
+        Hostile(
+            "setup_hangs",
+            LESSON,
+            "the solution; the course's set-up cell never finishes",
+            None,
+            _write_nb(lambda c: solved()),
+            "cell setup timed out",
+            group="setup",
+        ),
     ]
 
 

@@ -3,6 +3,7 @@ student's side would answer the exercise): those values, and the draws of each k
 mistake that give the hints, must be what the grader's reference and the catalog of known
 mistakes draw now. The harnesses, which stand where the notebook's adapter cells stood,
 hold no answer and turn a learner's broken return into a plain failure."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,9 @@ def test_fixed_mistake_draws_are_the_catalogs(wrong):
     for temperature in visible.SAMPLE_TEMPERATURES:
         assert visible.SAMPLE_MISTAKES[wrong.hint][temperature] == _draws(temperature, wrong.functions[0])
     # Each mistake shows at some temperature of the visible check (else its hint never fires).
-    assert any(visible.SAMPLE_MISTAKES[wrong.hint][t] != visible.SAMPLE_EXPECTED[t] for t in visible.SAMPLE_TEMPERATURES)
+    assert any(
+        visible.SAMPLE_MISTAKES[wrong.hint][t] != visible.SAMPLE_EXPECTED[t] for t in visible.SAMPLE_TEMPERATURES
+    )
 
 
 @pytest.mark.parametrize("check", sorted(hidden.NAMED_MISTAKES))
@@ -57,13 +60,16 @@ def test_greedy_limit_is_not_a_constant_sequence():
     assert np.any(np.array(visible.SAMPLE_MISTAKES[drops_state.hint][min(visible.SAMPLE_TEMPERATURES)]) != greedy)
 
 
-@pytest.mark.parametrize("check, returned", [
-    ("clip_gradients", None),
-    ("clip_gradients", ({"grad0": np.zeros(1)}, 1.0)),  # the wrong keys
-    ("char_rnn_loss", (1.0, {"Wx": np.zeros(1)})),
-    ("char_rnn_loss", (1.0, [np.zeros(1)] * 5, np.zeros(1))),  # grads not a dict
-    ("tbptt_step", 1.0),
-])
+@pytest.mark.parametrize(
+    "check, returned",
+    [
+        ("clip_gradients", None),
+        ("clip_gradients", ({"grad0": np.zeros(1)}, 1.0)),  # the wrong keys
+        ("char_rnn_loss", (1.0, {"Wx": np.zeros(1)})),
+        ("char_rnn_loss", (1.0, [np.zeros(1)] * 5, np.zeros(1))),  # grads not a dict
+        ("tbptt_step", 1.0),
+    ],
+)
 def test_a_broken_return_fails_plainly_through_the_harness(check, returned):
     def learner(*args):
         return returned
@@ -104,9 +110,11 @@ def test_harnesses_hold_no_answer():
     assert all(seen["params"][name] is not w for name, w in zip(visible.PARAM_NAMES, weights))
 
 
-@pytest.mark.parametrize("check, wrong", [(check, wrong) for check in sorted(hidden.NAMED_MISTAKES)
-                                          for wrong in hidden.named_mistakes(catalog, check)],
-                         ids=lambda value: getattr(value, "name", value))
+@pytest.mark.parametrize(
+    "check, wrong",
+    [(check, wrong) for check in sorted(hidden.NAMED_MISTAKES) for wrong in hidden.named_mistakes(catalog, check)],
+    ids=lambda value: getattr(value, "name", value),
+)
 def test_the_hidden_check_names_the_catalogs_mistake(check, wrong, capsys):
     with pytest.raises(AssertionError) as failure:
         getattr(hidden, check)(*wrong.functions, seed=0)

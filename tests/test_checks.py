@@ -1,5 +1,6 @@
 """The check machinery itself: error measure, printed lines, failure messages, the
 centred-difference oracle and the way learners' functions are called."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +42,9 @@ def test_failure_names_index_and_hint_but_never_the_expected_values(capsys):
 
 def test_a_known_mistake_gets_its_own_hint():
     report = Report("f")
-    line = report.compare("out", np.zeros(2), np.ones(2), oracle="o", hint="generic", suspects={"specific": np.zeros(2)})
+    line = report.compare(
+        "out", np.zeros(2), np.ones(2), oracle="o", hint="generic", suspects={"specific": np.zeros(2)}
+    )
     assert line.hint == "specific"
 
 
@@ -149,14 +152,18 @@ def test_the_traceback_a_learner_sees_is_the_message():
 def test_an_overflow_hint_fires_only_for_a_nan_or_an_inf():
     report = Report("f", quiet=True)
     wrong = report.compare("loss", np.array(2.0), np.array(1.0), oracle="o", hint="values", nonfinite_hint="overflow")
-    overflowed = report.compare("loss", np.array(np.nan), np.array(1.0), oracle="o", hint="values", nonfinite_hint="overflow")
+    overflowed = report.compare(
+        "loss", np.array(np.nan), np.array(1.0), oracle="o", hint="values", nonfinite_hint="overflow"
+    )
     assert wrong.hint == "values" and overflowed.hint == "overflow"
 
 
 def test_a_stated_dtype_decides_whatever_the_rounding():
     expected = np.linspace(0.1, 1.0, 7)
     report = Report("f", quiet=True)
-    exact_float32 = report.compare("out", np.float32(1.0) * np.ones(1, dtype=np.float32), np.ones(1), oracle="o", dtype=np.float64)
+    exact_float32 = report.compare(
+        "out", np.float32(1.0) * np.ones(1, dtype=np.float32), np.ones(1), oracle="o", dtype=np.float64
+    )
     rounded_float32 = report.compare("out", expected.astype(np.float32), expected, oracle="o", dtype=np.float64)
     assert "dtype float32, expected float64" in exact_float32.problem and "float64" in exact_float32.hint
     assert "dtype float32" in rounded_float32.problem
@@ -192,8 +199,13 @@ def test_a_backward_must_give_the_same_result_twice_on_one_cache():
     call_backward_twice(report, consumes_cache, np.ones(2), np.array([0.5, -0.5]), argument_names=("dout", "cache"))
     assert {line.quantity for line in report.failures} == {"cache"}
     report = Report("f", quiet=True)
-    call_backward_twice(report, lambda dout, cache: dout * (1 - cache**2), np.ones(2), np.array([0.5, 0.1]),
-                        argument_names=("dout", "cache"))
+    call_backward_twice(
+        report,
+        lambda dout, cache: dout * (1 - cache**2),
+        np.ones(2),
+        np.array([0.5, 0.1]),
+        argument_names=("dout", "cache"),
+    )
     assert not report.failures
 
 
@@ -233,7 +245,9 @@ CASE_BUILDERS = [
 ]
 
 
-@pytest.mark.parametrize("builder, shape, shapes", CASE_BUILDERS, ids=[builder.__name__ for builder, _, _ in CASE_BUILDERS])
+@pytest.mark.parametrize(
+    "builder, shape, shapes", CASE_BUILDERS, ids=[builder.__name__ for builder, _, _ in CASE_BUILDERS]
+)
 def test_one_builder_makes_the_visible_and_the_hidden_inputs(builder, shape, shapes):
     fixed = builder()
     assert all(a is None or np.array_equal(a, b) for a, b in zip(fixed, builder()))  # the visible case is fixed

@@ -7,6 +7,7 @@ observable moments (a kernel running for a given student, a submission in the gr
 never after a fixed sleep. Each grading subprocess gets a TMPDIR of its own, so that
 "no scratch folder left" is checked without the other processes on this machine.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -25,8 +26,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.class_run import (ATTEMPTS, STATE_TABLE, WORKER_DIED, _template, export_csv, merge, prepare_output,
-                                  run_tasks, summary_table)
+from autograder.class_run import (
+    ATTEMPTS,
+    STATE_TABLE,
+    WORKER_DIED,
+    _template,
+    export_csv,
+    merge,
+    prepare_output,
+    run_tasks,
+    summary_table,
+)
 from autograder.grading import CellResult, Outcome
 
 from .conftest import venv_environment
@@ -104,8 +114,14 @@ def test_a_dead_worker_costs_only_its_own_task_which_is_retried(tmp_path):
 def test_a_task_that_kills_every_worker_is_given_up_after_the_retry(tmp_path):
     results, lost = {}, []
     tasks = [("die", str(tmp_path)), ("ok", str(tmp_path)), ("ok2", str(tmp_path))]
-    run_tasks(tasks, _work, _spawn_executor, 2, lambda t, r: results.setdefault(t[0], r),
-              lambda task, error: lost.append(task[0]) or WORKER_DIED)
+    run_tasks(
+        tasks,
+        _work,
+        _spawn_executor,
+        2,
+        lambda t, r: results.setdefault(t[0], r),
+        lambda task, error: lost.append(task[0]) or WORKER_DIED,
+    )
     assert lost == ["die"]
     assert results == {"die": WORKER_DIED, "ok": "ok done", "ok2": "ok2 done"}
     assert len(_started(tmp_path, "die")) == ATTEMPTS
@@ -123,8 +139,15 @@ def test_stopping_terminates_the_workers(tmp_path):
     tasks = [("block", str(tmp_path)), ("block", str(tmp_path)), ("never", str(tmp_path))]
     started = time.monotonic()
     with pytest.raises(Stop):
-        run_tasks(tasks, _work, _spawn_executor, 2, lambda t, r: pytest.fail("no task ends"),
-                  lambda t, e: pytest.fail("nothing is lost"), stop)
+        run_tasks(
+            tasks,
+            _work,
+            _spawn_executor,
+            2,
+            lambda t, r: pytest.fail("no task ends"),
+            lambda t, e: pytest.fail("nothing is lost"),
+            stop,
+        )
     workers = _started(tmp_path, "block")
     assert len(workers) == 2 and not _started(tmp_path, "never")
     _wait_for(lambda: not any(_alive(pid) for pid in workers), "the workers to be gone", timeout=60)
@@ -149,10 +172,28 @@ class Run:
 
     def __init__(self, root: Path, tmp: Path, *args: str, workers: int = 2):
         self.root, self.tmp = root, tmp
-        command = [sys.executable, "-m", "autograder", "grade", str(root / "submitted"), "--out", str(root / "out"),
-                   "--workers", str(workers), "--timeout", "120", *args]
-        self.process = subprocess.Popen(command, cwd=root, env={**venv_environment(), "TMPDIR": str(self.tmp)},
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(root / "submitted"),
+            "--out",
+            str(root / "out"),
+            "--workers",
+            str(workers),
+            "--timeout",
+            "120",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            cwd=root,
+            env={**venv_environment(), "TMPDIR": str(self.tmp)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.seen: set[int] = set()  # every process below the command seen while it ran
 
     def descendants(self) -> list[int]:
@@ -178,7 +219,9 @@ class Run:
 
     def assert_clean(self) -> None:
         """No process of this run is left, and no scratch folder."""
-        _wait_for(lambda: not [pid for pid in self.seen if _alive(pid)], "every worker and kernel to be gone", timeout=60)
+        _wait_for(
+            lambda: not [pid for pid in self.seen if _alive(pid)], "every worker and kernel to be gone", timeout=60
+        )
         assert not _processes_using(self.tmp), "processes still use the run's scratch folder"
         assert sorted(os.listdir(self.tmp)) == [], "scratch folders left behind"
 

@@ -1,4 +1,5 @@
 """The command line: `build --check`, a learner's `check`, and `release`, on good and bad input."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,9 @@ from .fixture_class import LESSON, NOTEBOOK, _fill, _solution_answers, _student_
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
-                          env=venv_environment())
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True, env=venv_environment()
+    )
 
 
 def test_build_check_passes_on_the_repository(tmp_path):
@@ -44,7 +46,9 @@ def learner_notebooks(tmp_path):
     folder = tmp_path / "my work" / LESSON
     folder.mkdir(parents=True)
     answers = _solution_answers()
-    nbformat.write(_fill(_student_copy(), {k: answers[k] for k in ("affine_forward", "tanh_forward")}), folder / NOTEBOOK)
+    nbformat.write(
+        _fill(_student_copy(), {k: answers[k] for k in ("affine_forward", "tanh_forward")}), folder / NOTEBOOK
+    )
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "scratch.ipynb")
     return folder / NOTEBOOK
 
@@ -76,8 +80,12 @@ def test_release_holds_no_solutions_references_or_hidden_tests(tmp_path):
     for absent in ("solutions", "tests", "autograder"):
         assert not (bundle / absent).exists(), absent
     # The lessons in the bundle still run their visible checks: the package imports.
-    result = subprocess.run([sys.executable, "-c", "import course.checks.fc_layers, course.recording"],
-                            cwd=bundle, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import course.checks.fc_layers, course.recording"],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -1,4 +1,5 @@
 """The committed datasets: checksums, loaders, errors, the README table, and the rebuild."""
+
 import hashlib
 import importlib.util
 import json
@@ -15,7 +16,12 @@ import pytest
 from autograder import COURSE_ROOT
 from course import datasets
 from course.datasets import (
-    CharVocab, DatasetError, load_alice, load_banking77, load_co2, load_names,
+    CharVocab,
+    DatasetError,
+    load_alice,
+    load_banking77,
+    load_co2,
+    load_names,
     load_seattle_weather,
 )
 
@@ -48,6 +54,7 @@ def load_build_script():
 # ---------------------------------------------------------------------------------------
 # The committed files and their manifest
 # ---------------------------------------------------------------------------------------
+
 
 def test_manifest_lists_exactly_the_data_files():
     present = {p.name for p in DATA_DIR.iterdir()} - NOT_DATA
@@ -84,9 +91,16 @@ def test_total_size_stays_small():
 
 def test_readme_states_licences_and_attributions():
     readme = (DATA_DIR / "README.md").read_text(encoding="utf-8")
-    for fact in ("CC BY 4.0", "PolyAI", "Casanueva",
-                 "Efficient Intent Detection with Dual Sentence Encoders",
-                 "public domain", "Lewis Carroll", "Keeling", "make datasets"):
+    for fact in (
+        "CC BY 4.0",
+        "PolyAI",
+        "Casanueva",
+        "Efficient Intent Detection with Dual Sentence Encoders",
+        "public domain",
+        "Lewis Carroll",
+        "Keeling",
+        "make datasets",
+    ):
         assert fact in readme, fact
     banking = MANIFEST["files"]["banking77_train.tsv"]
     assert banking["licence"] == "CC BY 4.0"
@@ -96,6 +110,7 @@ def test_readme_states_licences_and_attributions():
 # ---------------------------------------------------------------------------------------
 # The README table says what the loaders give
 # ---------------------------------------------------------------------------------------
+
 
 def readme_table():
     """{file: (size cell, rows-or-characters cell)} from the README's table of files."""
@@ -113,12 +128,11 @@ def rows_or_characters(filename):
         text = load_alice()
         return f"{len(text):,} characters ({len(CharVocab(text))} distinct)"
     if filename.startswith("banking77_") and filename.endswith(".tsv"):
-        data = load_banking77(filename[len("banking77_"):-len(".tsv")])
+        data = load_banking77(filename[len("banking77_") : -len(".tsv")])
         return f"{len(data):,} rows, {len(data.label_names)} intents"
     if filename == "banking77_subset_intents.txt":
         train, test = load_banking77("train", True), load_banking77("test", True)
-        return (f"{len(train.label_names)} intents: {len(train):,} train rows, "
-                f"{len(test):,} test rows")
+        return f"{len(train.label_names)} intents: {len(train):,} train rows, {len(test):,} test rows"
     if filename == "seattle_weather.csv":
         weather = load_seattle_weather()
         return f"{len(weather):,} rows (days), {len(weather.columns)} values"
@@ -142,6 +156,7 @@ def test_readme_table_matches_files_and_loaders():
 # Loaders
 # ---------------------------------------------------------------------------------------
 
+
 def test_loaders_work_from_an_unrelated_directory(tmp_path):
     # nbgrader runs notebooks in autograded/<student>/<assignment>/: the files must be
     # found through the installed package, whatever the working directory.
@@ -161,12 +176,18 @@ def test_loaders_work_from_an_unrelated_directory(tmp_path):
         }))
     """)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the install only
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "alice": 148_476, "banking_train": 10_003, "banking_test_subset": 400,
-        "weather": [1461, 4], "co2": [2284, 1], "names": 5163, "heavy_imports": [],
+        "alice": 148_476,
+        "banking_train": 10_003,
+        "banking_test_subset": 400,
+        "weather": [1461, 4],
+        "co2": [2284, 1],
+        "names": 5163,
+        "heavy_imports": [],
     }
 
 
@@ -200,8 +221,7 @@ def test_banking77_subset():
     train = load_banking77("train", subset=True)
     keep = [full.label_names[label] in subset_names for label in full.labels]
     assert train.texts == [t for t, k in zip(full.texts, keep) if k]
-    assert [train.label_names[i] for i in train.labels] == \
-        [full.label_names[i] for i, k in zip(full.labels, keep) if k]
+    assert [train.label_names[i] for i in train.labels] == [full.label_names[i] for i, k in zip(full.labels, keep) if k]
 
 
 def test_banking77_rejects_an_unknown_split():
@@ -249,6 +269,7 @@ def test_names_are_lowercase_sorted_and_unique():
 # CharVocab
 # ---------------------------------------------------------------------------------------
 
+
 def test_char_vocab_round_trip_on_alice():
     text = load_alice()
     vocab = CharVocab(text)
@@ -277,6 +298,7 @@ def test_char_vocab_small_example_and_errors():
 # ---------------------------------------------------------------------------------------
 # A missing or altered file is refused with a message that says how to fix it
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
@@ -331,6 +353,7 @@ def test_missing_manifest_is_refused(data_copy):
 # ---------------------------------------------------------------------------------------
 # The build
 # ---------------------------------------------------------------------------------------
+
 
 def test_build_tells_an_unreachable_registry_from_other_failures(tmp_path):
     build = load_build_script()

@@ -1,4 +1,5 @@
 """The one place that chooses where torch models run."""
+
 from __future__ import annotations
 
 import pytest

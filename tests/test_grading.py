@@ -2,6 +2,7 @@
 score it must get, grading always finishes, the result does not depend on the number of
 workers, re-grading one student touches no one else, and nothing outside the output
 folder changes."""
+
 from __future__ import annotations
 
 import csv
@@ -84,7 +85,11 @@ def test_feedback_for_every_graded_student_and_no_hidden_test_in_it(graded):
         if not outcome.graded:
             continue
         html = (root / "out" / "feedback" / student / LESSON / "fc_layers.html").read_text()
-        for leak in ("BEGIN HIDDEN TESTS", "from autograder.hidden import fc_layers as hidden", "hidden.affine_forward("):
+        for leak in (
+            "BEGIN HIDDEN TESTS",
+            "from autograder.hidden import fc_layers as hidden",
+            "hidden.affine_forward(",
+        ):
             assert leak not in html, f"{student}'s feedback shows {leak!r}"
     cheat = (root / "out" / "feedback" / "cheat" / LESSON / "fc_layers.html").read_text()
     assert "scored by the grader outside the notebook" in cheat

@@ -9,6 +9,7 @@ defaults with a 10 s cell limit; small budgets (a 30 s notebook budget, 16 MiB f
 a course whose set-up cell hangs (3 s limit for the course's cells). No expected score
 depends on the machine's speed: every limit that is reached is reached by a margin.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -102,8 +103,11 @@ def hostile(tmp_path_factory):
     secret.parent.mkdir()
     secret.write_text(SECRET_TEXT + "\n")
     secret.chmod(0o600)
-    forbidden = [COURSE_ROOT / "solutions" / f"pwned-{uuid.uuid4().hex}.txt", root / "out" / "pwned.txt",
-                 Path("/tmp") / f"pwned-{uuid.uuid4().hex}.txt"]
+    forbidden = [
+        COURSE_ROOT / "solutions" / f"pwned-{uuid.uuid4().hex}.txt",
+        root / "out" / "pwned.txt",
+        Path("/tmp") / f"pwned-{uuid.uuid4().hex}.txt",
+    ]
     context = {"secret": secret, "elsewhere": root / "elsewhere", "forbidden": forbidden}
     for fixture in FIXTURES:
         fixture.write(root / "submitted" / fixture.student / fixture.lesson, context)
@@ -121,22 +125,33 @@ def hostile(tmp_path_factory):
     context_spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context_spawn) as pool:
         futures = {
-            pool.submit(_grade_one, str(templates[f.group]), SETTINGS[f.group],
-                        Submission(f.student, f.lesson, root / "submitted" / f.student / f.lesson),
-                        str(outs[f.group])): f.student
+            pool.submit(
+                _grade_one,
+                str(templates[f.group]),
+                SETTINGS[f.group],
+                Submission(f.student, f.lesson, root / "submitted" / f.student / f.lesson),
+                str(outs[f.group]),
+            ): f.student
             for f in order
         }
         # A worker blocked for ever (a FIFO) would fail here rather than hang the suite.
         done, pending = concurrent.futures.wait(futures, timeout=1500)
         assert not pending, f"grading never finished for {[futures[f] for f in pending]}"
         outcomes = {futures[f]: f.result() for f in done}
-    return {"root": root, "outcomes": outcomes, "outs": outs, "context": context,
-            "written_in_course": course_files_written_by_kernels(started, SANDBOXED, digest)}
+    return {
+        "root": root,
+        "outcomes": outcomes,
+        "outs": outs,
+        "context": context,
+        "written_in_course": course_files_written_by_kernels(started, SANDBOXED, digest),
+    }
 
 
 def _describe(outcome: Outcome) -> str:
-    return (f"score {outcome.score}, not_graded {outcome.not_graded!r}, problems {outcome.notes()}, cells "
-            f"{[(c.grade_id, c.points, c.message[:80]) for c in outcome.cells if c.points < c.max_points]}")
+    return (
+        f"score {outcome.score}, not_graded {outcome.not_graded!r}, problems {outcome.notes()}, cells "
+        f"{[(c.grade_id, c.points, c.message[:80]) for c in outcome.cells if c.points < c.max_points]}"
+    )
 
 
 # ------------------------------------------------------------------ scores and problems
@@ -171,7 +186,8 @@ def test_no_secret_and_no_stray_file_reaches_the_output(hostile):
                 for assignment in student.iterdir():
                     names = {p.name for p in assignment.iterdir()}
                     assert names <= {NOTEBOOKS[assignment.name].replace(".ipynb", suffix)}, (
-                        f"{folder}/{student.name}/{assignment.name} holds {sorted(names)}")
+                        f"{folder}/{student.name}/{assignment.name} holds {sorted(names)}"
+                    )
                     assert not any(p.is_symlink() for p in assignment.iterdir())
 
 
@@ -184,11 +200,16 @@ def test_nothing_is_written_outside_the_sandbox(hostile):
 
 @pytest.mark.slow
 def test_a_dead_kernel_keeps_earlier_points_and_writes_feedback(hostile):
-    for student, lesson, cell in (("exits", LESSON, "check_sigmoid_backward"), ("segfault", LESSON, "check_softmax_cross_entropy"),
-                                  ("l2_exits", LESSON2, "check_temporal_affine_forward")):
+    for student, lesson, cell in (
+        ("exits", LESSON, "check_sigmoid_backward"),
+        ("segfault", LESSON, "check_softmax_cross_entropy"),
+        ("l2_exits", LESSON2, "check_temporal_affine_forward"),
+    ):
         outcome = hostile["outcomes"][student]
         assert outcome.graded
-        assert (hostile["outs"]["class"] / "feedback" / student / lesson / NOTEBOOKS[lesson].replace(".ipynb", ".html")).exists()
+        assert (
+            hostile["outs"]["class"] / "feedback" / student / lesson / NOTEBOOKS[lesson].replace(".ipynb", ".html")
+        ).exists()
         died = next(p for p in outcome.problems if "died" in p)
         assert cell in died
         later = [c for c in outcome.cells if c.message.startswith("NotRun")]
@@ -197,9 +218,13 @@ def test_a_dead_kernel_keeps_earlier_points_and_writes_feedback(hostile):
 
 @pytest.mark.slow
 def test_pytorch_in_numpy_exercises_is_flagged_in_the_feedback(hostile):
-    for student, lesson, names in (("torch_numpy", LESSON, ["affine_forward", "tanh_forward"]),
-                                   ("l2_torch_numpy", LESSON2, ["rnn_step_forward"])):
-        html = (hostile["outs"]["class"] / "feedback" / student / lesson / NOTEBOOKS[lesson].replace(".ipynb", ".html")).read_text()
+    for student, lesson, names in (
+        ("torch_numpy", LESSON, ["affine_forward", "tanh_forward"]),
+        ("l2_torch_numpy", LESSON2, ["rnn_step_forward"]),
+    ):
+        html = (
+            hostile["outs"]["class"] / "feedback" / student / lesson / NOTEBOOKS[lesson].replace(".ipynb", ".html")
+        ).read_text()
         for name in names:
             assert f"{name} is a NumPy exercise answered with PyTorch" in html
     for student in ("strays", "l2_correct", "split"):  # honest NumPy answers are not flagged
@@ -231,7 +256,11 @@ def test_take_in_copies_only_the_lessons_notebooks(tmp_path):
     problems = take_in(folder, target, {"fc_layers"}, 1024)
     assert [p.name for p in target.iterdir()] == ["other.ipynb"]  # a renamed notebook: named as such later
     text = " ".join(problems)
-    assert "fc_layers.ipynb is a link" in text and "notes.txt (a link)" in text and "pipe.ipynb (not a regular file)" in text
+    assert (
+        "fc_layers.ipynb is a link" in text
+        and "notes.txt (a link)" in text
+        and "pipe.ipynb (not a regular file)" in text
+    )
     assert SECRET_TEXT not in text
     # A regular notebook is copied, under the cap only.
     (folder / "fc_layers.ipynb").unlink()
@@ -244,9 +273,11 @@ def test_take_in_copies_only_the_lessons_notebooks(tmp_path):
 def test_normalise_keeps_the_last_cell_of_an_id_and_runs_the_others_as_ordinary_cells():
     notebook = nbformat.v4.new_notebook()
     meta = {"nbgrader": {"grade_id": "f", "solution": True, "grade": False, "locked": False}}
-    notebook.cells = [nbformat.v4.new_code_cell("a = 1", metadata=dict(meta)),
-                      nbformat.v4.new_code_cell("def f(): pass", metadata=dict(meta)),
-                      nbformat.v4.new_code_cell("x", metadata={"nbgrader": {}})]
+    notebook.cells = [
+        nbformat.v4.new_code_cell("a = 1", metadata=dict(meta)),
+        nbformat.v4.new_code_cell("def f(): pass", metadata=dict(meta)),
+        nbformat.v4.new_code_cell("x", metadata={"nbgrader": {}}),
+    ]
     assert normalise_cells(notebook, {"f"}) == ["f", "None"]
     assert ["nbgrader" in c.metadata for c in notebook.cells] == [False, True, False]
 
@@ -255,22 +286,27 @@ def test_torch_is_found_in_numpy_exercises_only():
     assert {"affine_forward", "tanh_forward"} <= numpy_functions(COURSE_ROOT / "solutions" / LESSON / NOTEBOOK)
     assert "affine_gradients_autograd" not in numpy_functions(COURSE_ROOT / "solutions" / LESSON / NOTEBOOK)
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
-        "import torch.nn.functional as F\nfrom torch import tanh as th",
-        "def affine_forward(x, W, b):\n    return F.linear(x, W, b), None",
-        "def tanh_forward(x):\n    return th(x), None",
-        "def sigmoid_forward(x):\n    return 1 / (1 + np.exp(-x)), None",
-        "softmax_cross_entropy = torch.nn.functional.cross_entropy",
-        "%matplotlib inline",
-    )]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(source)
+        for source in (
+            "import torch.nn.functional as F\nfrom torch import tanh as th",
+            "def affine_forward(x, W, b):\n    return F.linear(x, W, b), None",
+            "def tanh_forward(x):\n    return th(x), None",
+            "def sigmoid_forward(x):\n    return 1 / (1 + np.exp(-x)), None",
+            "softmax_cross_entropy = torch.nn.functional.cross_entropy",
+            "%matplotlib inline",
+        )
+    ]
     names = {"affine_forward", "tanh_forward", "sigmoid_forward", "softmax_cross_entropy"}
     assert torch_in_numpy_exercises(notebook, names) == ["affine_forward", "softmax_cross_entropy", "tanh_forward"]
 
 
 def test_nbgraders_real_reason_is_reported():
-    log = ("[AutogradeApp | ERROR] There was an error processing assignment: x\n"
-           "Traceback (most recent call last):\n  File \"overwritecells.py\", line 160\n"
-           "KeyError: 'grade_id'\n[AutogradeApp | ERROR] Please see the above traceback for details.\n")
+    log = (
+        "[AutogradeApp | ERROR] There was an error processing assignment: x\n"
+        'Traceback (most recent call last):\n  File "overwritecells.py", line 160\n'
+        "KeyError: 'grade_id'\n[AutogradeApp | ERROR] Please see the above traceback for details.\n"
+    )
     assert _last_error({"log": log}) == "KeyError: 'grade_id'"
 
 

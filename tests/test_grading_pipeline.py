@@ -6,6 +6,7 @@ a submission that passes the visible checks but not the hidden ones earns nothin
 that cell, and the feedback never shows the hidden tests, neither their source nor the
 lines around a failing hidden assert.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,12 +25,12 @@ LESSON = "01_fc_layers"
 NOTEBOOK = "fc_layers.ipynb"
 
 # Passes the visible check (its fixed 3 x 4 input) and nothing else: a hard-coded answer.
-OVERFITTED_AFFINE = '''
+OVERFITTED_AFFINE = """
 def affine_forward(x, W, b):
     if x.shape == (3, 4):
         return x @ W + b, (x, W)
     return x @ W, (x, W)
-'''
+"""
 
 
 def _submit(course: Path, student: str, answers: dict[str, str]) -> None:
@@ -47,9 +48,7 @@ def _submit(course: Path, student: str, answers: dict[str, str]) -> None:
 def _solution_answers(course: Path) -> dict[str, str]:
     notebook = nbformat.read(course / "solutions" / LESSON / NOTEBOOK, as_version=4)
     return {
-        c.metadata.nbgrader.grade_id: c.source
-        for c in notebook.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
+        c.metadata.nbgrader.grade_id: c.source for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
     }
 
 

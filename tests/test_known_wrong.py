@@ -1,5 +1,6 @@
 """Every graded function's checks pass the reference, fail a stub, and catch every
 known-wrong variant exactly where the variant list says (visible and/or hidden check)."""
+
 from __future__ import annotations
 
 import importlib
@@ -54,7 +55,9 @@ def _caught(check, functions, **kwargs) -> bool:
 def _hidden_failures(check, functions) -> list[str]:
     messages = [_failure(check, functions, seed=seed) for seed in HIDDEN_SEEDS]
     caught_at = [seed for seed, message in zip(HIDDEN_SEEDS, messages) if message is not None]
-    assert caught_at in ([], list(HIDDEN_SEEDS)), f"the hidden check catches it at seeds {caught_at} of {HIDDEN_SEEDS} only"
+    assert caught_at in ([], list(HIDDEN_SEEDS)), (
+        f"the hidden check catches it at seeds {caught_at} of {HIDDEN_SEEDS} only"
+    )
     return [m for m in messages if m is not None]
 
 
@@ -98,8 +101,12 @@ def test_known_wrong_variant_is_caught(lesson, function, wrong, capsys):
     if hidden_failures:
         caught_by.add("hidden")
     assert caught_by, f"{function}: {wrong.mistake} passes every check"
-    assert caught_by == set(wrong.caught_by), f"{function}: {wrong.mistake} caught by {caught_by}, listed as {set(wrong.caught_by)}"
+    assert caught_by == set(wrong.caught_by), (
+        f"{function}: {wrong.mistake} caught by {caught_by}, listed as {set(wrong.caught_by)}"
+    )
     # Named rightly: the first check that catches it says what the mistake is, at every seed.
     messages = [visible_failure] if visible_failure is not None else hidden_failures
     for message in messages:
-        assert wrong.hint in message, f"{function}: {wrong.mistake}: the failure does not name it ({wrong.hint!r} not in {message!r})"
+        assert wrong.hint in message, (
+            f"{function}: {wrong.mistake}: the failure does not name it ({wrong.hint!r} not in {message!r})"
+        )

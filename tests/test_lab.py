@@ -1,5 +1,6 @@
 """`make lab` starts JupyterLab serving lessons/, with nbgrader's Validate and formgrader
 on and the exchange-based pieces (assignment list, course list) off."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,10 @@ def lab():
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --IdentityProvider.token={token}"
     process = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
-        cwd=COURSE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=COURSE_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,  # its own process group: make, jupyter and kernels stop together
     )
     base = f"http://127.0.0.1:{port}"
@@ -95,7 +99,9 @@ def test_opens_on_lessons(lab):
 def test_exchange_pieces_are_off_and_validate_is_on(lab):
     base, token = lab
     _, page = _get(f"{base}/lab?token={token}")
-    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    config = json.loads(
+        re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    )
     disabled = config["disabledExtensions"]
     assert "@jupyter/nbgrader:assignment-list" in disabled and "@jupyter/nbgrader:course-list" in disabled
     assert "@jupyter/nbgrader:validate-assignment" not in disabled

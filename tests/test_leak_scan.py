@@ -4,6 +4,7 @@ the earlier ones) is tried in the learner's place in that function's visible che
 pass. The scan runs on a student bundle as ``release`` writes it (the package layout is the
 boundary), in its own interpreter, as ``release`` runs it; one test per lesson, so that each
 lesson's result shows. ``-s`` prints what was tried."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,17 +32,25 @@ def test_no_student_side_callable_passes_a_graded_check(lesson, bundle):
 def test_the_scan_finds_a_planted_answer():
     """The scan can fail: an answer among the candidates is reported, in its own slot only."""
     results, problems = leak_scan.scan_lesson(
-        "01_fc_layers", COURSE_ROOT, SOLUTIONS, {"planted affine_forward": ref.affine_forward, "planted tanh_forward": ref.tanh_forward}
+        "01_fc_layers",
+        COURSE_ROOT,
+        SOLUTIONS,
+        {"planted affine_forward": ref.affine_forward, "planted tanh_forward": ref.tanh_forward},
     )
     leaks = {result.slot: result.leaks for result in results if result.leaks}
-    assert leaks == {"affine_forward": ["planted affine_forward"], "tanh_forward": ["planted tanh_forward"]}, (leaks, problems)
+    assert leaks == {"affine_forward": ["planted affine_forward"], "tanh_forward": ["planted tanh_forward"]}, (
+        leaks,
+        problems,
+    )
 
 
 def test_a_given_adapter_leads_to_the_learners_function():
     """A graded cell that passes a given wrapper of the learner's function: the learner's
     function is the slot, and the wrapper calls the candidate put there."""
-    cells = [leak_scan.Cell("solution", "def answer(x):\n    return 2 * x\n"),
-             leak_scan.Cell("given", "def adapter(x):\n    return answer(x) + 1\n")]
+    cells = [
+        leak_scan.Cell("solution", "def answer(x):\n    return 2 * x\n"),
+        leak_scan.Cell("given", "def adapter(x):\n    return answer(x) + 1\n"),
+    ]
     names = {"answer"}
     adapters = leak_scan.given_references(cells, names)
     assert leak_scan.graded_slots(leak_scan.Cell("graded", "check.f(adapter)"), names, adapters)[1] == ["answer"]

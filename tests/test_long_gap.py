@@ -1,4 +1,5 @@
 """The long-gap task shared by lessons 04 and 05: what it draws and where the bias goes."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,9 +22,9 @@ def test_memory_bias_sets_the_keep_gate_only(kind, block):
     hidden = 5
     rnn = Classifier(kind, hidden, memory_bias=2.0).rnn
     total = (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach()
-    keep = total[block * hidden:(block + 1) * hidden]
+    keep = total[block * hidden : (block + 1) * hidden]
     assert torch.allclose(keep, torch.full((hidden,), 2.0))
-    others = torch.cat([total[:block * hidden], total[(block + 1) * hidden:]])
+    others = torch.cat([total[: block * hidden], total[(block + 1) * hidden :]])
     assert others.abs().max() < 1.0, "the other gates keep PyTorch's small uniform initialisation"
 
 

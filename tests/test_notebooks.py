@@ -5,6 +5,7 @@
 - every graded cell is one visible call into course.checks plus a hidden call;
 - the solution passes `nbgrader validate`; the student copy fails every graded cell.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,7 +38,9 @@ def test_committed_without_outputs(path):
 def test_every_lesson_has_a_student_copy():
     assert LESSON_IDS, "no lessons under solutions/"
     for lesson in LESSON_IDS:
-        assert list((COURSE_ROOT / "lessons" / lesson).glob("*.ipynb")), f"lessons/{lesson} is missing: run make lessons"
+        assert list((COURSE_ROOT / "lessons" / lesson).glob("*.ipynb")), (
+            f"lessons/{lesson} is missing: run make lessons"
+        )
 
 
 def test_lessons_are_generated_from_solutions():
@@ -54,7 +57,9 @@ def test_graded_cells_are_one_check_call_plus_hidden(path):
     for cell in graded:
         visible, _, rest = cell.source.partition("### BEGIN HIDDEN TESTS")
         hidden, _, after = rest.partition("### END HIDDEN TESTS")
-        assert hidden.strip() and not after.strip(), f"{cell.metadata.nbgrader.grade_id}: needs one hidden block, at the end"
+        assert hidden.strip() and not after.strip(), (
+            f"{cell.metadata.nbgrader.grade_id}: needs one hidden block, at the end"
+        )
         calls = [line for line in visible.strip().splitlines() if line.strip()]
         assert len(calls) == 1 and re.fullmatch(r"check\.\w+\(.*\)", calls[0]), (
             f"{cell.metadata.nbgrader.grade_id}: the visible part must be one `check.NAME(...)` call, got {calls}"
@@ -89,8 +94,13 @@ def _validator(invert: bool):
         pass. (Its own validate_all would also fail on stderr, where tqdm draws its bars.)"""
 
         def _get_failed_cells(self, nb):
-            raised = [cell for cell in nb.cells if cell.cell_type == "code" and not utils.is_grade(cell)
-                      and any(output.output_type == "error" for output in cell.outputs)]
+            raised = [
+                cell
+                for cell in nb.cells
+                if cell.cell_type == "code"
+                and not utils.is_grade(cell)
+                and any(output.output_type == "error" for output in cell.outputs)
+            ]
             return super()._get_failed_cells(nb) + raised
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()

@@ -1,6 +1,7 @@
 """The NumPy references agree with PyTorch (float64) on random inputs, on the CPU and,
 when a GPU is present, on CUDA. Hidden checks trust the references, so they are tested
 against the framework independently of any check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,13 @@ from course.torch_layout import load_into, torch_weights
 
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]),
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
+        ],
+    ),
 ]
 TOL = 1e-10
 
@@ -96,7 +103,9 @@ def test_fc_feedback_step_is_the_rnn_cell(device, rng):
 
 def test_affine_gradients_autograd_matches_affine_backward(rng):
     x, W, b, dout = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(5, 3))
-    for mine, theirs in zip(ref.affine_backward(dout, ref.affine_forward(x, W, b)[1]), ref.affine_gradients_autograd(x, W, b, dout)):
+    for mine, theirs in zip(
+        ref.affine_backward(dout, ref.affine_forward(x, W, b)[1]), ref.affine_gradients_autograd(x, W, b, dout)
+    ):
         _close(mine, theirs)
 
 
@@ -141,7 +150,10 @@ def test_one_hot_and_temporal_affine_match_torch(device, rng):
     assert encoded.dtype == np.float64 and encoded.shape == (3, 5, 9)
     _close(encoded, _np(torch.nn.functional.one_hot(torch.tensor(idx, device=device), 9).double()))
     x, W, b = rng.normal(size=(3, 5, 4)), rng.normal(size=(4, 6)), rng.normal(size=6)
-    _close(rnn_ref.temporal_affine_forward(x, W, b)[0], _np(torch.nn.functional.linear(_t(x, device), _t(W, device).T, _t(b, device))))
+    _close(
+        rnn_ref.temporal_affine_forward(x, W, b)[0],
+        _np(torch.nn.functional.linear(_t(x, device), _t(W, device).T, _t(b, device))),
+    )
 
 
 def test_rnn_cell_module_matches_rnncell_and_trains(rng):
@@ -200,11 +212,19 @@ def test_temporal_affine_backward_and_softmax_loss_match_autograd(device, rng):
     x, W, b, dout = rng.normal(size=(3, 5, 4)), rng.normal(size=(4, 6)), rng.normal(size=6), rng.normal(size=(3, 5, 6))
     leaves = [_t(v, device, True) for v in (x, W, b)]
     torch.nn.functional.linear(leaves[0], leaves[1].T, leaves[2]).backward(_t(dout, device))
-    for mine, leaf in zip(bptt_ref.temporal_affine_backward(dout, bptt_ref.temporal_affine_forward(x, W, b)[1]), leaves):
+    for mine, leaf in zip(
+        bptt_ref.temporal_affine_backward(dout, bptt_ref.temporal_affine_forward(x, W, b)[1]), leaves
+    ):
         _close(mine, _np(leaf.grad))
-    scores, y, mask = rng.normal(scale=4, size=(3, 5, 7)) + 500, rng.integers(0, 7, size=(3, 5)), rng.random((3, 5)) < 0.6
+    scores, y, mask = (
+        rng.normal(scale=4, size=(3, 5, 7)) + 500,
+        rng.integers(0, 7, size=(3, 5)),
+        rng.random((3, 5)) < 0.6,
+    )
     st = _t(scores, device, True)
-    per_step = torch.nn.functional.cross_entropy(st.reshape(15, 7), torch.tensor(y.reshape(15), device=device), reduction="none")
+    per_step = torch.nn.functional.cross_entropy(
+        st.reshape(15, 7), torch.tensor(y.reshape(15), device=device), reduction="none"
+    )
     loss_t = (per_step * torch.tensor(mask.reshape(15), device=device)).sum() / 3
     loss_t.backward()
     loss, dx = bptt_ref.temporal_softmax_loss(scores, y, mask)
@@ -229,14 +249,29 @@ def test_clip_gradients_matches_clip_grad_norm(rng):
 @pytest.mark.parametrize("device", DEVICES)
 def test_char_rnn_loss_and_tbptt_step_match_autograd(device, rng):
     V, H, N, T = 6, 4, 2, 5
-    params = {"Wx": rng.normal(size=(V, H)), "Wh": rng.normal(scale=0.5, size=(H, H)), "b": rng.normal(size=H),
-              "Wy": rng.normal(size=(H, V)), "by": rng.normal(size=V)}
+    params = {
+        "Wx": rng.normal(size=(V, H)),
+        "Wh": rng.normal(scale=0.5, size=(H, H)),
+        "b": rng.normal(size=H),
+        "Wy": rng.normal(size=(H, V)),
+        "by": rng.normal(size=V),
+    }
     x_idx, y_idx, h0 = rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T)), rng.normal(size=(N, H))
     leaves = {k: _t(v, device, True) for k, v in params.items()}
-    states = _torch_rnn(torch.nn.functional.one_hot(torch.tensor(x_idx, device=device), V).double(), _t(h0, device),
-                        leaves["Wx"], leaves["Wh"], leaves["b"])
+    states = _torch_rnn(
+        torch.nn.functional.one_hot(torch.tensor(x_idx, device=device), V).double(),
+        _t(h0, device),
+        leaves["Wx"],
+        leaves["Wh"],
+        leaves["b"],
+    )
     scores = states @ leaves["Wy"] + leaves["by"]
-    loss_t = torch.nn.functional.cross_entropy(scores.reshape(-1, V), torch.tensor(y_idx.reshape(-1), device=device), reduction="sum") / N
+    loss_t = (
+        torch.nn.functional.cross_entropy(
+            scores.reshape(-1, V), torch.tensor(y_idx.reshape(-1), device=device), reduction="sum"
+        )
+        / N
+    )
     loss_t.backward()
     loss, grads, h_last = bptt_ref.char_rnn_loss(params, x_idx, y_idx, h0)
     _close(loss, loss_t.item())
@@ -255,8 +290,13 @@ def test_char_rnn_loss_and_tbptt_step_match_autograd(device, rng):
 
 def test_sample_is_deterministic_and_greedy_at_low_temperature(rng):
     V, H = 7, 5
-    params = {"Wx": rng.normal(size=(V, H)), "Wh": rng.normal(scale=0.5, size=(H, H)), "b": rng.normal(size=H),
-              "Wy": rng.normal(scale=2, size=(H, V)), "by": rng.normal(size=V)}
+    params = {
+        "Wx": rng.normal(size=(V, H)),
+        "Wh": rng.normal(scale=0.5, size=(H, H)),
+        "b": rng.normal(size=H),
+        "Wy": rng.normal(scale=2, size=(H, V)),
+        "by": rng.normal(size=V),
+    }
     h0 = np.zeros((1, H))
     first = bptt_ref.sample(params, 3, h0, 30, 1.0, np.random.default_rng(5))
     assert first.dtype == np.int64 and first.shape == (30,)

@@ -6,6 +6,7 @@ course's server sends are the right ones for each path; honest lessons render un
 The browser proof (the same hostile submission, in Chromium, everywhere an instructor
 looks) is tests/browser/test_hostile_submission.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,23 @@ from .browser import hostile
 
 MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
 #: Elements that run script, load a document or submit: none may come from a student.
-ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "svg", "math", "form", "input", "button",
-               "base", "link", "meta", "details", "style"}
+ACTIVE_TAGS = {
+    "script",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "form",
+    "input",
+    "button",
+    "base",
+    "link",
+    "meta",
+    "details",
+    "style",
+}
 
 
 class _Elements(HTMLParser):
@@ -48,12 +64,16 @@ class _Elements(HTMLParser):
 
     def body(self) -> list[tuple[str, dict[str, str]]]:
         start = next(i for i, (tag, _) in enumerate(self.tags) if tag == "body")
-        return self.tags[start + 1:]
+        return self.tags[start + 1 :]
 
 
 def _javascript_urls(elements: list[tuple[str, dict[str, str]]]) -> list[str]:
-    return [value for _, attrs in elements for name, value in attrs.items()
-            if name in ("href", "src", "action", "formaction", "data") and re.match(r"\s*javascript:", value, re.I)]
+    return [
+        value
+        for _, attrs in elements
+        for name, value in attrs.items()
+        if name in ("href", "src", "action", "formaction", "data") and re.match(r"\s*javascript:", value, re.I)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +96,16 @@ def test_unprotected_rendering_of_the_submission_runs_its_payloads(course):
     scripts = _PageScripts(page)
     live = " ".join(scripts.inline + scripts.handlers + _javascript_urls(_Elements(page).tags))
     ran = {name for name in hostile.vector_names() if name in live}
-    assert {"html-script", "html-img-onerror", "html-svg-onload", "md-script", "md-img-onerror",
-            "md-a-javascript", "md-link-javascript", "javascript-output"} <= ran, sorted(ran)
+    assert {
+        "html-script",
+        "html-img-onerror",
+        "html-svg-onload",
+        "md-script",
+        "md-img-onerror",
+        "md-a-javascript",
+        "md-link-javascript",
+        "javascript-output",
+    } <= ran, sorted(ran)
 
 
 # ------------------------------------------------------------------------- feedback
@@ -100,7 +128,7 @@ def test_feedback_file_has_no_student_script(course):
 @pytest.mark.slow
 def test_feedback_file_forbids_script_when_opened_from_disk(course):
     page = course.feedback.read_text()
-    head = page[page.index("<head>"):page.index("</head>")]
+    head = page[page.index("<head>") : page.index("</head>")]
     first = _Elements(head).tags[1]  # the first element inside <head>
     assert first == ("meta", {"http-equiv": "Content-Security-Policy", "content": NO_SCRIPT_META_POLICY})
     assert "script-src" not in NO_SCRIPT_META_POLICY and "default-src 'none'" in NO_SCRIPT_META_POLICY
@@ -121,9 +149,18 @@ def _formgrader_exporter(course_root: Path) -> HTMLExporter:
 
 
 def _view_resources(course) -> dict:
-    return {"assignment_id": hostile.ASSIGNMENT, "notebook_id": hostile.NOTEBOOK, "submission_id": "0123abcd",
-            "index": 0, "total": 1, "base_url": "", "student": hostile.STUDENT, "last_name": None,
-            "first_name": None, "notebook_path": f"/autograded/{hostile.STUDENT}/{hostile.ASSIGNMENT}/x.ipynb"}
+    return {
+        "assignment_id": hostile.ASSIGNMENT,
+        "notebook_id": hostile.NOTEBOOK,
+        "submission_id": "0123abcd",
+        "index": 0,
+        "total": 1,
+        "base_url": "",
+        "student": hostile.STUDENT,
+        "last_name": None,
+        "first_name": None,
+        "notebook_path": f"/autograded/{hostile.STUDENT}/{hostile.ASSIGNMENT}/x.ipynb",
+    }
 
 
 @pytest.mark.slow
@@ -143,32 +180,37 @@ def test_formgrader_view_runs_only_its_templates_scripts(course):
     assert "'unsafe-inline'" not in script_src and "'self'" not in script_src
     assert "http://127.0.0.1:8888/formgrader/static/js/formgrade.js" in script_src
     assert not [s for s in script_src if s.startswith("https://")]  # MathJax's CDN is not allowed
-    assert len([s for s in script_src if s.startswith("'sha256-")]) == len(set(of_template.inline + of_template.handlers))
+    assert len([s for s in script_src if s.startswith("'sha256-")]) == len(
+        set(of_template.inline + of_template.handlers)
+    )
 
 
 # -------------------------------------------------------------- the server's policies
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/formgrader/submissions/abc/", VIEW_FALLBACK_POLICY),  # the view: its handler refines it
-    ("/formgrader/submissions/abc", VIEW_FALLBACK_POLICY),
-    ("/formgrader/submissions/abc/stray.html", SUBMISSION_FILE_POLICY),
-    ("/formgrader/submissions/abc/sub/dir/x.svg", SUBMISSION_FILE_POLICY),
-    ("/formgrader/submissions/abc/next", None),
-    ("/files/submitted/s/01_fc_layers/stray.html", SUBMISSION_FILE_POLICY),
-    ("/files/autograded/s/01_fc_layers/x.html", SUBMISSION_FILE_POLICY),
-    ("/files/feedback/s/01_fc_layers/fc_layers.html", SUBMISSION_FILE_POLICY),
-    ("/files/grading/feedback/s/01_fc_layers/fc_layers.html", SUBMISSION_FILE_POLICY),  # grade --out
-    ("/files/%61utograded/s/a/x.html", SUBMISSION_FILE_POLICY),  # percent-encoded
-    ("/files/grading%2Ffeedback%2Fs/a/x.html", SUBMISSION_FILE_POLICY),  # an encoded separator
-    ("/view/feedback/s/a/x.html", SUBMISSION_FILE_POLICY),
-    ("/nbconvert/html/autograded/s/a/x.ipynb", SUBMISSION_FILE_POLICY),
-    ("/files/lessons/01_fc_layers/fc_layers.ipynb", None),
-    ("/lab/tree/autograded/s/a/x.ipynb", None),  # JupyterLab's own page: it sanitises itself
-    ("/api/contents/autograded/s/a/x.ipynb", None),
-    ("/formgrader/manage_assignments", None),
-    ("/other/base/files/autograded/x.html", None),  # not under the server's base URL
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/formgrader/submissions/abc/", VIEW_FALLBACK_POLICY),  # the view: its handler refines it
+        ("/formgrader/submissions/abc", VIEW_FALLBACK_POLICY),
+        ("/formgrader/submissions/abc/stray.html", SUBMISSION_FILE_POLICY),
+        ("/formgrader/submissions/abc/sub/dir/x.svg", SUBMISSION_FILE_POLICY),
+        ("/formgrader/submissions/abc/next", None),
+        ("/files/submitted/s/01_fc_layers/stray.html", SUBMISSION_FILE_POLICY),
+        ("/files/autograded/s/01_fc_layers/x.html", SUBMISSION_FILE_POLICY),
+        ("/files/feedback/s/01_fc_layers/fc_layers.html", SUBMISSION_FILE_POLICY),
+        ("/files/grading/feedback/s/01_fc_layers/fc_layers.html", SUBMISSION_FILE_POLICY),  # grade --out
+        ("/files/%61utograded/s/a/x.html", SUBMISSION_FILE_POLICY),  # percent-encoded
+        ("/files/grading%2Ffeedback%2Fs/a/x.html", SUBMISSION_FILE_POLICY),  # an encoded separator
+        ("/view/feedback/s/a/x.html", SUBMISSION_FILE_POLICY),
+        ("/nbconvert/html/autograded/s/a/x.ipynb", SUBMISSION_FILE_POLICY),
+        ("/files/lessons/01_fc_layers/fc_layers.ipynb", None),
+        ("/lab/tree/autograded/s/a/x.ipynb", None),  # JupyterLab's own page: it sanitises itself
+        ("/api/contents/autograded/s/a/x.ipynb", None),
+        ("/formgrader/manage_assignments", None),
+        ("/other/base/files/autograded/x.html", None),  # not under the server's base URL
+    ],
+)
 def test_policy_for_each_path(path, expected):
     assert policy_for(path, "/", {}) == expected
 
@@ -227,15 +269,18 @@ def test_honest_lessons_read_the_same_once_sanitised():
     assert checked > 50
 
 
-@pytest.mark.parametrize("path, refused", [
-    ("/api/contents/submitted/s/a/stray.html", True),
-    ("/api/contents/grading/autograded/s/a/picture.SVG", True),
-    ("/api/contents/submitted%2Fs%2Fa%2Fstray.htm", True),  # an encoded separator is one too
-    ("/api/contents/feedback/s/a/a.html", False),  # the course's own, sanitised page
-    ("/api/contents/submitted/s/a/a.ipynb", False),
-    ("/api/contents/lessons/01_fc_layers/notes.html", False),
-    ("/files/submitted/s/a/stray.html", False),  # served sandboxed instead
-])
+@pytest.mark.parametrize(
+    "path, refused",
+    [
+        ("/api/contents/submitted/s/a/stray.html", True),
+        ("/api/contents/grading/autograded/s/a/picture.SVG", True),
+        ("/api/contents/submitted%2Fs%2Fa%2Fstray.htm", True),  # an encoded separator is one too
+        ("/api/contents/feedback/s/a/a.html", False),  # the course's own, sanitised page
+        ("/api/contents/submitted/s/a/a.ipynb", False),
+        ("/api/contents/lessons/01_fc_layers/notes.html", False),
+        ("/files/submitted/s/a/stray.html", False),  # served sandboxed instead
+    ],
+)
 def test_contents_of_a_students_html_are_refused(path, refused):
     from autograder.safe_html import refuses_contents
 

@@ -4,6 +4,7 @@ Most tests share one sandboxed kernel driven by nbclient (a kernel start costs a
 second); the limits that kill or cripple a kernel get kernels of their own. One test
 grades a tiny course with nbgrader itself through the sandbox's flags and environment.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,11 +73,14 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def kernel(layout: dict[str, Path]) -> Iterator[Kernel]:
     course = layout["course"]
-    with sandboxed_kernel(
-        readable=[course],
-        writable=[layout["probe"]],
-        hidden=[course / "solutions", course / "autograder" / "reference"],
-    ) as sandbox, started(sandbox, layout["notebook"]) as k:
+    with (
+        sandboxed_kernel(
+            readable=[course],
+            writable=[layout["probe"]],
+            hidden=[course / "solutions", course / "autograder" / "reference"],
+        ) as sandbox,
+        started(sandbox, layout["notebook"]) as k,
+    ):
         yield k
 
 
@@ -90,9 +94,14 @@ def small_limits_kernel(tmp_path: Path) -> Iterator[Kernel]:
 @contextlib.contextmanager
 def started(sandbox: SandboxKernel, cwd: Path) -> Iterator[Kernel]:
     """A kernel of ``sandbox``, started as nbclient does for a notebook in ``cwd``."""
-    client = NotebookClient(nbformat.v4.new_notebook(), resources={"metadata": {"path": str(cwd)}},
-                            allow_errors=True, extra_arguments=NBGRADER_KERNEL_ARGS, timeout=60,
-                            **sandbox.nbclient_kwargs)
+    client = NotebookClient(
+        nbformat.v4.new_notebook(),
+        resources={"metadata": {"path": str(cwd)}},
+        allow_errors=True,
+        extra_arguments=NBGRADER_KERNEL_ARGS,
+        timeout=60,
+        **sandbox.nbclient_kwargs,
+    )
     with mock.patch.dict(os.environ, sandbox.env), client.setup_kernel():
         yield Kernel(client)
 
@@ -227,8 +236,15 @@ def test_hidden_paths_cannot_be_read(kernel: Kernel, layout: dict[str, Path]) ->
 
 
 def test_unlisted_paths_are_not_visible(kernel: Kernel, layout: dict[str, Path]) -> None:
-    paths = [layout["root"] / "unlisted.txt", COURSE_ROOT / "solutions", COURSE_ROOT / "autograder",
-             Path("/etc/shadow"), Path("/etc/hostname"), Path.home() / ".bashrc", Path("/var")]
+    paths = [
+        layout["root"] / "unlisted.txt",
+        COURSE_ROOT / "solutions",
+        COURSE_ROOT / "autograder",
+        Path("/etc/shadow"),
+        Path("/etc/hostname"),
+        Path.home() / ".bashrc",
+        Path("/var"),
+    ]
     out = kernel.run(f"""
         import os
         print([os.path.exists(p) for p in {[str(p) for p in paths]!r}])
@@ -242,8 +258,12 @@ def test_unlisted_paths_are_not_visible(kernel: Kernel, layout: dict[str, Path])
 
 
 def test_writes_outside_writable_paths_fail(kernel: Kernel, layout: dict[str, Path]) -> None:
-    targets = [layout["course"] / "autograder" / "new.py", Path(sys.prefix) / "new.txt", Path("/usr/new.txt"),
-               Path("/new.txt")]
+    targets = [
+        layout["course"] / "autograder" / "new.py",
+        Path(sys.prefix) / "new.txt",
+        Path("/usr/new.txt"),
+        Path("/new.txt"),
+    ]
     out = kernel.run(f"""
         for path in {[str(p) for p in targets]!r}:
             try:
@@ -320,20 +340,22 @@ def test_cpu_limit_kills_the_kernel(small_limits_kernel: Kernel) -> None:
 
 
 def test_nbgrader_autograde_through_the_sandbox(tmp_path: Path) -> None:
-    (tmp_path / "nbgrader_config.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "nbgrader_config.py").write_text(
+        textwrap.dedent(f"""
         c = get_config()
         c.CourseDirectory.root = {str(tmp_path)!r}
         c.Execute.extra_arguments = {NBGRADER_KERNEL_ARGS!r}
-    """))
+    """)
+    )
     solution = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [
         graded_cell(solution, "answer", solution=True),
         graded_cell("assert add(1, 2) == 3", "test_add", points=1),
         # Passes only inside the sandbox: the instructor's source is not visible there.
-        graded_cell(f"import os\nassert not os.path.exists({str(tmp_path / 'source')!r})", "test_sandboxed",
-                    points=1),
+        graded_cell(f"import os\nassert not os.path.exists({str(tmp_path / 'source')!r})", "test_sandboxed", points=1),
     ]
     (tmp_path / "source" / "ps1").mkdir(parents=True)
     nbformat.write(nb, tmp_path / "source" / "ps1" / "p.ipynb")
@@ -358,9 +380,14 @@ def test_nbgrader_autograde_through_the_sandbox(tmp_path: Path) -> None:
 
 def graded_cell(source: str, grade_id: str, *, solution: bool = False, points: int = 0) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["nbgrader"] = {"grade": points > 0, "solution": solution, "locked": not solution,
-                                 "grade_id": grade_id, "schema_version": 3,
-                                 **({"points": points} if points else {})}
+    cell.metadata["nbgrader"] = {
+        "grade": points > 0,
+        "solution": solution,
+        "locked": not solution,
+        "grade_id": grade_id,
+        "schema_version": 3,
+        **({"points": points} if points else {}),
+    }
     return cell
 
 
@@ -368,8 +395,9 @@ def nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> Non
     # nbgrader runs `alembic` by name when it creates a gradebook: this venv's bin/ first.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     full_env = {**os.environ, **(env or {}), "PATH": path}
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=full_env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, env=full_env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -378,16 +406,23 @@ def nbgrader(course: Path, *args: str, env: dict[str, str] | None = None) -> Non
 
 def test_report_overhead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Reports (does not assert) kernel start plus `import torch`, with and without."""
+
     def timed(kernel_name: str, **kwargs: object) -> float:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch; torch.ones(3).sum()")])
         start = time.perf_counter()
-        NotebookClient(nb, resources={"metadata": {"path": str(tmp_path)}}, extra_arguments=NBGRADER_KERNEL_ARGS,
-                       **{"kernel_name": kernel_name, **kwargs}).execute()
+        NotebookClient(
+            nb,
+            resources={"metadata": {"path": str(tmp_path)}},
+            extra_arguments=NBGRADER_KERNEL_ARGS,
+            **{"kernel_name": kernel_name, **kwargs},
+        ).execute()
         return time.perf_counter() - start
 
     plain = timed("python3")
     with sandboxed_kernel() as sandbox, mock.patch.dict(os.environ, sandbox.env):
         boxed = timed(**sandbox.nbclient_kwargs)
     with capsys.disabled():
-        print(f"\nkernel start + import torch: plain {plain:.2f} s, sandboxed {boxed:.2f} s"
-              f" (overhead {boxed - plain:+.2f} s)")
+        print(
+            f"\nkernel start + import torch: plain {plain:.2f} s, sandboxed {boxed:.2f} s"
+            f" (overhead {boxed - plain:+.2f} s)"
+        )

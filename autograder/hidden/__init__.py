@@ -13,12 +13,13 @@ ways to run:
   through the same comparisons, with the seed the grader kept, against the references,
   and returns the Report.
 """
+
 from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -63,8 +64,13 @@ def hidden_check(*names: str, harness: Callable | None = None) -> Callable[[Body
                 raise TypeError(f"hidden.{name} takes {', '.join(names)}")
             folder = probe_dir()
             if folder is None:
-                run_check(name, lambda report, *functions: body(report, functions, np.random.default_rng(seed), True),
-                          objects, harness=harness, report=Report(name, aggregate=True))
+                run_check(
+                    name,
+                    lambda report, *functions: body(report, functions, np.random.default_rng(seed), True),
+                    objects,
+                    harness=harness,
+                    report=Report(name, aggregate=True),
+                )
                 return
             functions = harness(*objects) if harness is not None else objects
             recorder = Recorder()

@@ -12,6 +12,7 @@ the catalog's own variants and hints (``autograder.mistakes.bptt``), imported on
 references are there (never in a learner's kernel). Every kind of case is chosen by index,
 not by a coin, so that a verdict never depends on the grading seed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -82,9 +83,15 @@ def rnn_step_backward(report, functions, rng, with_reference):
     ref, catalog = _reference(with_reference), _catalog(with_reference)
     for n, _, d, h in _shapes(rng):
         case = visible.step_case(rng, n, d, h)
-        visible.compare_backward(report, visible.STEP, *functions, case, numeric=False,
-                                 reference=ref and (ref.rnn_step_forward, ref.rnn_step_backward),
-                                 mistakes=catalog and backward_mistakes(catalog, "rnn_step_backward", visible.STEP_NAMES, case))
+        visible.compare_backward(
+            report,
+            visible.STEP,
+            *functions,
+            case,
+            numeric=False,
+            reference=ref and (ref.rnn_step_forward, ref.rnn_step_backward),
+            mistakes=catalog and backward_mistakes(catalog, "rnn_step_backward", visible.STEP_NAMES, case),
+        )
 
 
 @hidden_check("rnn_forward", "rnn_backward")
@@ -96,17 +103,29 @@ def rnn_backward(report, functions, rng, with_reference):
         # many-to-one case), where a dropped carry leaves every earlier step at zero.
         if index % 2:  # by index, not by coin: each kind of case must always be there
             case[-1][:, :-1] = 0.0
-        visible.compare_backward(report, visible.SEQUENCE, *functions, case, numeric=False,
-                                 reference=ref and (ref.rnn_forward, ref.rnn_backward),
-                                 mistakes=catalog and backward_mistakes(catalog, "rnn_backward", visible.SEQ_NAMES, case))
+        visible.compare_backward(
+            report,
+            visible.SEQUENCE,
+            *functions,
+            case,
+            numeric=False,
+            reference=ref and (ref.rnn_forward, ref.rnn_backward),
+            mistakes=catalog and backward_mistakes(catalog, "rnn_backward", visible.SEQ_NAMES, case),
+        )
 
 
 @hidden_check("temporal_affine_forward", "temporal_affine_backward")
 def temporal_affine_backward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for n, t, h, m in _shapes(rng):
-        visible.compare_backward(report, visible.AFFINE, *functions, visible.affine_case(rng, n, t, h, m), numeric=False,
-                                 reference=ref and (ref.temporal_affine_forward, ref.temporal_affine_backward))
+        visible.compare_backward(
+            report,
+            visible.AFFINE,
+            *functions,
+            visible.affine_case(rng, n, t, h, m),
+            numeric=False,
+            reference=ref and (ref.temporal_affine_forward, ref.temporal_affine_backward),
+        )
 
 
 @hidden_check("temporal_softmax_loss")
@@ -119,10 +138,14 @@ def temporal_softmax_loss(report, functions, rng, with_reference):
         if index % 3 == 1:  # a fully masked sequence (when there are two) and a fully masked step
             mask[-1] = n == 1
             mask[:, -1] = t == 1
-        visible.compare_temporal_softmax_loss(report, *functions, x, y, mask, reference=ref and ref.temporal_softmax_loss)
+        visible.compare_temporal_softmax_loss(
+            report, *functions, x, y, mask, reference=ref and ref.temporal_softmax_loss
+        )
         if index % 2 == 0:  # large scores: shifted, on very different scales, a large wrong margin
             cases = visible.stability_cases(x, y, visible.score_offsets(rng, n, t))
-            visible.compare_large_scores(report, *functions, x, y, mask, cases, reference=ref and ref.temporal_softmax_loss)
+            visible.compare_large_scores(
+                report, *functions, x, y, mask, cases, reference=ref and ref.temporal_softmax_loss
+            )
 
 
 @hidden_check("clip_gradients", harness=visible.clip_gradients_harness)
@@ -132,16 +155,22 @@ def clip_gradients(report, functions, rng, with_reference):
         grads = visible.clip_case(rng, d, h)[: 1 + index % 3]
         total = visible.global_norm(grads)
         max_norm = total * (rng.uniform(0.1, 0.9) if index % 2 == 0 else rng.uniform(1.1, 3.0))
-        visible.compare_clip_gradients(report, *functions, grads, max_norm,
-                                       reference=ref and visible.clip_gradients_harness(ref.clip_gradients)[0])
+        visible.compare_clip_gradients(
+            report, *functions, grads, max_norm, reference=ref and visible.clip_gradients_harness(ref.clip_gradients)[0]
+        )
 
 
 @hidden_check("char_rnn_loss", harness=visible.char_rnn_loss_harness)
 def char_rnn_loss(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for n, t, v, h in _shapes(rng)[:6]:
-        visible.compare_char_rnn_loss(report, *functions, *visible.char_case(rng, n, t, v + 1, h), numeric=False,
-                                      reference=ref and visible.char_rnn_loss_harness(ref.char_rnn_loss)[0])
+        visible.compare_char_rnn_loss(
+            report,
+            *functions,
+            *visible.char_case(rng, n, t, v + 1, h),
+            numeric=False,
+            reference=ref and visible.char_rnn_loss_harness(ref.char_rnn_loss)[0],
+        )
 
 
 @hidden_check("tbptt_step", harness=visible.tbptt_step_harness)
@@ -154,8 +183,16 @@ def tbptt_step(report, functions, rng, with_reference):
         model = visible.char_model_oracle(params, *chunks[0], h0)
         norm = visible.global_norm(model[f"d{p}"] for p in visible.PARAM_NAMES)
         max_norm = norm * (4.0 if index == 2 else float(rng.uniform(0.2, 0.7)))
-        visible.compare_tbptt_step(report, *functions, params, chunks, h0, float(rng.uniform(0.05, 0.5)), max_norm,
-                                   reference=ref and visible.tbptt_step_harness(ref.tbptt_step)[0])
+        visible.compare_tbptt_step(
+            report,
+            *functions,
+            params,
+            chunks,
+            h0,
+            float(rng.uniform(0.05, 0.5)),
+            max_norm,
+            reference=ref and visible.tbptt_step_harness(ref.tbptt_step)[0],
+        )
 
 
 @hidden_check("sample", harness=visible.sample_harness)
@@ -170,7 +207,9 @@ def sample(report, functions, rng, with_reference):
             if idx is None or ref is None:
                 continue  # recording in a learner's kernel: the grader compares on replay
             arguments = (params, seed_idx, h0, length, temperature, seed)
-            suspects = {wrong.hint: _draws(wrong.functions[0], *arguments) for wrong in named_mistakes(catalog, "sample")}
+            suspects = {
+                wrong.hint: _draws(wrong.functions[0], *arguments) for wrong in named_mistakes(catalog, "sample")
+            }
             visible.compare_sample_draws(report, idx, _draws(ref.sample, *arguments), label, suspects, "reference")
 
 

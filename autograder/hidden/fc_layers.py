@@ -2,6 +2,7 @@
 
 Each draws its cases with the visible check's case builder (``visible.*_case(rng, shape)``)
 and compares through the visible check's ``compare_*`` function."""
+
 from __future__ import annotations
 
 import functools
@@ -9,6 +10,7 @@ import functools
 import numpy as np
 
 from course.checks import fc_layers as visible
+
 from . import hidden_check, lesson_reference
 
 #: Shapes (N, D, M) always tried besides the random ones: a batch of one, one feature, one output.
@@ -35,8 +37,12 @@ def affine_forward(report, functions, rng, with_reference):
 def affine_backward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng):
-        visible.compare_affine_backward(report, *functions, *visible.affine_case(rng, shape),
-                                        reference=ref and (ref.affine_forward, ref.affine_backward))
+        visible.compare_affine_backward(
+            report,
+            *functions,
+            *visible.affine_case(rng, shape),
+            reference=ref and (ref.affine_forward, ref.affine_backward),
+        )
 
 
 def _any_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -53,8 +59,9 @@ def _activation(kind, report, functions, rng, with_reference):
         if len(functions) == 1:
             visible.compare_activation_forward(report, kind, functions[0], x, reference=forward_ref)
         else:
-            visible.compare_activation_backward(report, kind, *functions, x, dout,
-                                                reference=ref and (forward_ref, getattr(ref, f"{kind}_backward")))
+            visible.compare_activation_backward(
+                report, kind, *functions, x, dout, reference=ref and (forward_ref, getattr(ref, f"{kind}_backward"))
+            )
 
 
 @hidden_check("tanh_forward")
@@ -83,8 +90,9 @@ def softmax_cross_entropy(report, functions, rng, with_reference):
     # compare_softmax_cross_entropy adds, for every case, the batch + 1000, its rows on very
     # different scales, and a wrong class far above the true one.
     for n, _, v in _shapes(rng):
-        visible.compare_softmax_cross_entropy(report, *functions, *visible.softmax_case(rng, (n, max(v, 2))),
-                                              reference=ref and ref.softmax_cross_entropy)
+        visible.compare_softmax_cross_entropy(
+            report, *functions, *visible.softmax_case(rng, (n, max(v, 2))), reference=ref and ref.softmax_cross_entropy
+        )
 
 
 @hidden_check("numerical_gradient")
@@ -99,13 +107,18 @@ def numerical_gradient(report, functions, rng, with_reference):
 def fc_feedback_step(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng):
-        visible.compare_fc_feedback_step(report, *functions, *visible.fc_feedback_case(rng, shape),
-                                         reference=ref and ref.fc_feedback_step)
+        visible.compare_fc_feedback_step(
+            report, *functions, *visible.fc_feedback_case(rng, shape), reference=ref and ref.fc_feedback_step
+        )
 
 
 @hidden_check("affine_gradients_autograd")
 def affine_gradients_autograd(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng)[:5]:
-        visible.compare_affine_gradients_autograd(report, *functions, *visible.affine_case(rng, shape),
-                                                  reference=ref and (ref.affine_forward, ref.affine_backward))
+        visible.compare_affine_gradients_autograd(
+            report,
+            *functions,
+            *visible.affine_case(rng, shape),
+            reference=ref and (ref.affine_forward, ref.affine_backward),
+        )

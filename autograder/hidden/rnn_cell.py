@@ -5,6 +5,7 @@ Each draws its cases with the visible check's case builder (``visible.*_case(rng
 and compares through the visible check's ``compare_*`` function. Every cache (a
 tuple of arrays, or rnn_forward's list of step caches) is carried by the grader's record
 (``course.recording``) and verified here as in the visible checks."""
+
 from __future__ import annotations
 
 import functools
@@ -12,6 +13,7 @@ import functools
 import numpy as np
 
 from course.checks import rnn_cell as visible
+
 from . import hidden_check, lesson_reference
 
 #: Shapes (N, T, D, H) always tried besides the random ones: one time step, a batch of one,
@@ -31,16 +33,18 @@ def _shapes(rng: np.random.Generator):
 def rnn_step_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for n, _, d, h in _shapes(rng):
-        visible.compare_rnn_step_forward(report, *functions, *visible.step_case(rng, (n, d, h)),
-                                         reference=ref and ref.rnn_step_forward)
+        visible.compare_rnn_step_forward(
+            report, *functions, *visible.step_case(rng, (n, d, h)), reference=ref and ref.rnn_step_forward
+        )
 
 
 @hidden_check("rnn_forward")
 def rnn_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng):
-        visible.compare_rnn_forward(report, *functions, *visible.sequence_case(rng, shape),
-                                    reference=ref and ref.rnn_forward)
+        visible.compare_rnn_forward(
+            report, *functions, *visible.sequence_case(rng, shape), reference=ref and ref.rnn_forward
+        )
 
 
 @hidden_check("one_hot")
@@ -56,13 +60,15 @@ def one_hot(report, functions, rng, with_reference):
 def temporal_affine_forward(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng):
-        visible.compare_temporal_affine_forward(report, *functions, *visible.temporal_affine_case(rng, shape),
-                                                reference=ref and ref.temporal_affine_forward)
+        visible.compare_temporal_affine_forward(
+            report, *functions, *visible.temporal_affine_case(rng, shape), reference=ref and ref.temporal_affine_forward
+        )
 
 
 @hidden_check("rnn_cell_module_forward", harness=visible.rnn_cell_module_harness)
 def rnn_cell_module(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for shape in _shapes(rng)[:6]:
-        visible.compare_rnn_cell_module(report, *functions, *visible.sequence_case(rng, shape),
-                                        reference=ref and ref.rnn_step_forward)
+        visible.compare_rnn_cell_module(
+            report, *functions, *visible.sequence_case(rng, shape), reference=ref and ref.rnn_step_forward
+        )

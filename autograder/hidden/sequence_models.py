@@ -70,9 +70,7 @@ def pad_sequences(report, functions, rng, with_reference):
         if case % 2 == 0:
             seqs[-1][-1] = pad_value  # a real token equal to pad_value
         expected = ref.pad_sequences([s.copy() for s in seqs], pad_value) if ref else None
-        visible.compare_pad_sequences(
-            report, *functions, seqs, pad_value, expected, oracle="reference"
-        )
+        visible.compare_pad_sequences(report, *functions, seqs, pad_value, expected, oracle="reference")
 
 
 @hidden_check("length_mask")

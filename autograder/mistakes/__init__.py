@@ -6,10 +6,11 @@ named by its ``hint``, and the hidden checks may draw their suspects from it.
 Instructor side: a wrong implementation is one edit from a right one, so none of this
 reaches a student (``release`` never copies ``autograder/``, the grading sandbox does not
 bind this folder)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

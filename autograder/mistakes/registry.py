@@ -1,6 +1,7 @@
 """Every lesson's known-wrong module, found by name: autograder/mistakes/<lesson module>.py
 for each course/checks/<lesson module>.py. A new lesson joins the tests by adding
 its module, with no list to edit."""
+
 from __future__ import annotations
 
 import importlib

@@ -7,6 +7,7 @@ The forward passes (and their cache formats) are lesson 02's:
 step cache ``(x, prev_h, Wx, Wh, next_h)``, sequence cache the list of step caches,
 temporal affine cache ``(x, W, b)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,18 @@ import numpy as np
 from .rnn_cell import one_hot, rnn_forward, rnn_step_forward, temporal_affine_forward
 
 __all__ = [
-    "rnn_step_forward", "rnn_forward", "temporal_affine_forward", "one_hot",
-    "rnn_step_backward", "rnn_backward", "temporal_affine_backward", "temporal_softmax_loss",
-    "clip_gradients", "char_rnn_loss", "tbptt_step", "sample",
+    "rnn_step_forward",
+    "rnn_forward",
+    "temporal_affine_forward",
+    "one_hot",
+    "rnn_step_backward",
+    "rnn_backward",
+    "temporal_affine_backward",
+    "temporal_softmax_loss",
+    "clip_gradients",
+    "char_rnn_loss",
+    "tbptt_step",
+    "sample",
 ]
 
 

@@ -1,4 +1,5 @@
 """Lesson 01 references: the fully connected layer, activations, loss, gradient check."""
+
 from __future__ import annotations
 
 import numpy as np

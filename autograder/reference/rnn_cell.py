@@ -1,5 +1,6 @@
 """Lesson 02 references: the vanilla RNN step, the unrolled forward pass, one-hot
 encoding, the temporal affine layer, and the RNN cell as a torch module."""
+
 from __future__ import annotations
 
 import functools

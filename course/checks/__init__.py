@@ -10,9 +10,29 @@ unchanged (where the docstring promises it); ``call_backward_twice`` also requir
 result from a second call on the same cache; ``require_new_object`` that a result is not
 (a view of) an input.
 """
-from .core import (CheckFailed, Report, call_backward_twice, call_student, call_unchanged, check_unchanged,
-                   linspace_array, rel_error, require_new_object)
+
+from .core import (
+    CheckFailed,
+    Report,
+    call_backward_twice,
+    call_student,
+    call_unchanged,
+    check_unchanged,
+    linspace_array,
+    rel_error,
+    require_new_object,
+)
 from .gradients import centred_difference
 
-__all__ = ["CheckFailed", "Report", "call_backward_twice", "call_student", "call_unchanged", "centred_difference",
-           "check_unchanged", "linspace_array", "rel_error", "require_new_object"]
+__all__ = [
+    "CheckFailed",
+    "Report",
+    "call_backward_twice",
+    "call_student",
+    "call_unchanged",
+    "centred_difference",
+    "check_unchanged",
+    "linspace_array",
+    "rel_error",
+    "require_new_object",
+]

@@ -20,18 +20,30 @@ learner wrote; it holds no answer.
 The visible and the hidden checks build their inputs with the same case builders
 (``*_case``): fixed, readable values without an rng, random ones with it.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .core import (CheckFailed, Report, approximate_floor, call_backward_twice, call_student, call_unchanged,
-                   compare_gradients, has_nonfinite, linspace_array, visible_check)
+from .core import (
+    CheckFailed,
+    Report,
+    approximate_floor,
+    call_backward_twice,
+    call_student,
+    call_unchanged,
+    compare_gradients,
+    has_nonfinite,
+    linspace_array,
+    visible_check,
+)
 from .rnn_cell import require_float64
-from .torch_oracle import devices, forward_backward, gradient_oracles, torch_module as _torch
+from .torch_oracle import devices, forward_backward, gradient_oracles
+from .torch_oracle import torch_module as _torch
 
 PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
 
@@ -39,21 +51,28 @@ PARAM_NAMES = ("Wx", "Wh", "b", "Wy", "by")
 # --------------------------------------------------------------------------- PyTorch's layers, holding our weights
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _layer(kind: str, D: int, H: int, device: str):
     """One torch.nn.RNNCell or RNN per shape, made once: its own (random) parameters are never
     used, and making it once leaves the notebook's torch random numbers alone."""
     torch = _torch()
     with torch.random.fork_rng(devices=[]):  # made on the CPU, so only the CPU generator is touched
-        layer = torch.nn.RNNCell(D, H, dtype=torch.float64) if kind == "cell" else \
-            torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+        layer = (
+            torch.nn.RNNCell(D, H, dtype=torch.float64)
+            if kind == "cell"
+            else torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+        )
     return layer.to(device)
 
 
 def _weights(Wx, Wh, b, suffix=""):
     # course.torch_layout's mapping, on tensors: weight_ih = Wx.T, weight_hh = Wh.T, bias_hh = 0.
-    return {f"weight_ih{suffix}": Wx.T, f"weight_hh{suffix}": Wh.T, f"bias_ih{suffix}": b,
-            f"bias_hh{suffix}": _torch().zeros_like(b)}
+    return {
+        f"weight_ih{suffix}": Wx.T,
+        f"weight_hh{suffix}": Wh.T,
+        f"bias_ih{suffix}": b,
+        f"bias_hh{suffix}": _torch().zeros_like(b),
+    }
 
 
 def _cell_layer(x, prev_h, Wx, Wh, b):
@@ -99,7 +118,9 @@ def _linear_pre(x, prev_h, Wx, Wh, b):
 def _states(x, h0, Wx, Wh, b):
     torch = _torch()
     with torch.no_grad():
-        return _rnn_layer(torch.tensor(x), torch.tensor(h0), torch.tensor(Wx), torch.tensor(Wh), torch.tensor(b)).numpy()
+        return _rnn_layer(
+            torch.tensor(x), torch.tensor(h0), torch.tensor(Wx), torch.tensor(Wh), torch.tensor(b)
+        ).numpy()
 
 
 def _grads_of(function, inputs, dout, names):
@@ -128,8 +149,11 @@ def _require_all_float64(report: Report, names, values) -> None:
 
 
 def _random_rnn_weights(rng, D, H):
-    return rng.normal(scale=1 / np.sqrt(D), size=(D, H)), rng.normal(scale=1 / np.sqrt(H), size=(H, H)), \
-        rng.normal(scale=0.5, size=H)
+    return (
+        rng.normal(scale=1 / np.sqrt(D), size=(D, H)),
+        rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
+        rng.normal(scale=0.5, size=H),
+    )
 
 
 # --------------------------------------------------------------------------- the three backward checks
@@ -152,8 +176,18 @@ class Backward:
     mistakes: Callable
 
 
-def compare_backward(report: Report, spec: Backward, forward, backward, case, *, reference=None, numeric=True,
-                     mistakes=None, cache_name="cache") -> None:
+def compare_backward(
+    report: Report,
+    spec: Backward,
+    forward,
+    backward,
+    case,
+    *,
+    reference=None,
+    numeric=True,
+    mistakes=None,
+    cache_name="cache",
+) -> None:
     """One case (the forward's arguments, then the upstream gradient): the learner's backward,
     on the cache of the learner's forward, against torch autograd of ``spec.torch_layer``,
     centred differences of the learner's forward (``numeric``) and the reference
@@ -170,8 +204,9 @@ def compare_backward(report: Report, spec: Backward, forward, backward, case, *,
         oracles.append(("reference", dict(zip(spec.names, reference_backward(upstream, reference_forward(*args)[1])))))
     suspects = _by_quantity(spec.names, spec.mistakes(*args, upstream, oracles[0][1]), mistakes)
     _, cache = call_student(forward, *args, returns=spec.returns)
-    grads = call_backward_twice(report, backward, upstream, cache, argument_names=(spec.upstream, cache_name),
-                                returns=spec.names)
+    grads = call_backward_twice(
+        report, backward, upstream, cache, argument_names=(spec.upstream, cache_name), returns=spec.names
+    )
     compare_gradients(report, spec.names, grads, oracles, spec.hints, suspects)
     _require_all_float64(report, spec.names, grads)
 
@@ -186,7 +221,9 @@ STEP_HINTS = {
     "db": "db (H,): the gradient at tanh's input, summed over the batch",
 }
 STEP_NAMES = ("dx", "dprev_h", "dWx", "dWh", "db")
-SIGN_HINT = "the sign is flipped: tanh's derivative 1 - next_h**2 is positive, and the step gradients are added, not subtracted"
+SIGN_HINT = (
+    "the sign is flipped: tanh's derivative 1 - next_h**2 is positive, and the step gradients are added, not subtracted"
+)
 
 
 def _step_mistakes(x, prev_h, Wx, Wh, b, dnext_h, correct):
@@ -195,26 +232,43 @@ def _step_mistakes(x, prev_h, Wx, Wh, b, dnext_h, correct):
     no_b = dict(inputs, b=np.zeros_like(b))  # the cache holds no b: a recomputed pre-activation lacks it
     N = x.shape[0]
     return [
-        ("multiply by tanh's derivative (1 - next_h**2) before the matrix products",
-         _grads_of(_linear_pre, inputs, dnext_h, STEP_NAMES)),
+        (
+            "multiply by tanh's derivative (1 - next_h**2) before the matrix products",
+            _grads_of(_linear_pre, inputs, dnext_h, STEP_NAMES),
+        ),
         # a - a**3 / 3 has the derivative 1 - a**2: tanh's derivative written with its input a
-        ("tanh's derivative is 1 - next_h**2, with next_h the step's output (not its pre-activation)",
-         _grads_of(lambda **t: (lambda a: a - a**3 / 3)(_linear_pre(**t)), no_b, dnext_h, STEP_NAMES)),
+        (
+            "tanh's derivative is 1 - next_h**2, with next_h the step's output (not its pre-activation)",
+            _grads_of(lambda **t: (lambda a: a - a**3 / 3)(_linear_pre(**t)), no_b, dnext_h, STEP_NAMES),
+        ),
         ("db sums over the batch, not a mean", {"db": correct["db"] / N}),
         (SIGN_HINT, {name: -value for name, value in correct.items()}),
     ]
 
 
-STEP = Backward(("x", "prev_h", "Wx", "Wh", "b"), "dnext_h", ("next_h", "cache"), STEP_NAMES, STEP_HINTS,
-                _cell_layer, _step_mistakes)
+STEP = Backward(
+    ("x", "prev_h", "Wx", "Wh", "b"),
+    "dnext_h",
+    ("next_h", "cache"),
+    STEP_NAMES,
+    STEP_HINTS,
+    _cell_layer,
+    _step_mistakes,
+)
 
 
 def step_case(rng=None, N=3, D=4, H=5):
     """(x, prev_h, Wx, Wh, b, dnext_h): fixed values (D != H, so that a weight on the wrong side
     cannot even multiply), or random ones drawn from ``rng``."""
     if rng is None:
-        return (linspace_array((N, D), -0.8, 0.9), linspace_array((N, H), 0.6, -0.5), linspace_array((D, H), -0.4, 0.5),
-                linspace_array((H, H), -0.3, 0.45), linspace_array((H,), -0.2, 0.3), linspace_array((N, H), 0.7, -0.9))
+        return (
+            linspace_array((N, D), -0.8, 0.9),
+            linspace_array((N, H), 0.6, -0.5),
+            linspace_array((D, H), -0.4, 0.5),
+            linspace_array((H, H), -0.3, 0.45),
+            linspace_array((H,), -0.2, 0.3),
+            linspace_array((N, H), 0.7, -0.9),
+        )
     x, prev_h = rng.normal(size=(N, D)), np.tanh(rng.normal(size=(N, H)))
     return (x, prev_h, *_random_rnn_weights(rng, D, H), rng.normal(size=(N, H)))
 
@@ -242,26 +296,37 @@ SEQ_HINTS = {
 def _sequence_mistakes(x, h0, Wx, Wh, b, dh, correct):
     states = _states(x, h0, Wx, Wh, b)
     before = np.concatenate([h0[:, None], states[:, :-1]], axis=1)
-    cut = _grads_of(_rnn_layer_cut, dict(x=x, before=before, Wx=Wx, Wh=Wh, b=b), dh, ("dx", "dbefore", "dWx", "dWh", "db"))
+    cut = _grads_of(
+        _rnn_layer_cut, dict(x=x, before=before, Wx=Wx, Wh=Wh, b=b), dh, ("dx", "dbefore", "dWx", "dWh", "db")
+    )
     cut["dh0"] = cut.pop("dbefore")[:, 0]
     first_only = _grads_of(_rnn_weights_at_first_step, dict(x=x, h0=h0, Wx=Wx, Wh=Wh, b=b), dh, SEQ_NAMES)
     return [
         ("carry the gradient across steps: step t gets dh[:, t] + dprev_h from step t+1", cut),
-        ("the weights are shared across time: accumulate with +=, do not overwrite with =",
-         {name: first_only[name] for name in ("dWx", "dWh", "db")}),
+        (
+            "the weights are shared across time: accumulate with +=, do not overwrite with =",
+            {name: first_only[name] for name in ("dWx", "dWh", "db")},
+        ),
         (SIGN_HINT, {name: -value for name, value in correct.items()}),
     ]
 
 
-SEQUENCE = Backward(("x", "h0", "Wx", "Wh", "b"), "dh", ("h", "cache"), SEQ_NAMES, SEQ_HINTS, _rnn_layer,
-                    _sequence_mistakes)
+SEQUENCE = Backward(
+    ("x", "h0", "Wx", "Wh", "b"), "dh", ("h", "cache"), SEQ_NAMES, SEQ_HINTS, _rnn_layer, _sequence_mistakes
+)
 
 
 def sequence_case(rng=None, N=2, T=4, D=3, H=5):
     """(x, h0, Wx, Wh, b, dh): fixed values, or random ones drawn from ``rng``."""
     if rng is None:
-        return (linspace_array((N, T, D), -1.0, 1.1), linspace_array((N, H), 0.5, -0.6), linspace_array((D, H), -0.5, 0.6),
-                linspace_array((H, H), -0.35, 0.4), linspace_array((H,), -0.25, 0.2), linspace_array((N, T, H), 0.8, -0.7))
+        return (
+            linspace_array((N, T, D), -1.0, 1.1),
+            linspace_array((N, H), 0.5, -0.6),
+            linspace_array((D, H), -0.5, 0.6),
+            linspace_array((H, H), -0.35, 0.4),
+            linspace_array((H,), -0.25, 0.2),
+            linspace_array((N, T, H), 0.8, -0.7),
+        )
     dh = rng.normal(size=(N, T, H))
     x, h0 = rng.normal(size=(N, T, D)), np.tanh(rng.normal(size=(N, H)))
     return (x, h0, *_random_rnn_weights(rng, D, H), dh)
@@ -292,20 +357,30 @@ def _affine_mistakes(x, W, b, dout, correct):
     F = _torch().nn.functional
     N, T, H = x.shape
     M = W.shape[1]
-    per_step_bias = _grads_of(lambda x, W, bt: F.linear(x, W.T) + bt, dict(x=x, W=W, bt=np.zeros((T, M))), dout,
-                              ("dx", "dW", "db"))
+    per_step_bias = _grads_of(
+        lambda x, W, bt: F.linear(x, W.T) + bt, dict(x=x, W=W, bt=np.zeros((T, M))), dout, ("dx", "dW", "db")
+    )
     last_step = _grads_of(_linear, dict(x=x[:, -1], W=W, b=b), dout[:, -1], ("dx", "dW", "db"))
     mistakes = [
         ("db sums over both the batch and the time axes: sum(axis=(0, 1))", {"db": per_step_bias["db"]}),
         ("dW sums over every step: include all T steps", {"dW": last_step["dW"]}),
-        ("dW and db are sums over examples and steps, not means", {"dW": correct["dW"] / (N * T), "db": correct["db"] / (N * T)}),
+        (
+            "dW and db are sums over examples and steps, not means",
+            {"dW": correct["dW"] / (N * T), "db": correct["db"] / (N * T)},
+        ),
         # rows taken time-major and read back batch-major land on the wrong (n, t)
-        ("reshape dout to (N * T, M) directly: swapping axes first scrambles the rows",
-         {"dx": correct["dx"].transpose(1, 0, 2).reshape(N, T, H)}),
+        (
+            "reshape dout to (N * T, M) directly: swapping axes first scrambles the rows",
+            {"dx": correct["dx"].transpose(1, 0, 2).reshape(N, T, H)},
+        ),
     ]
     if H == M:
-        mistakes.append(("dx = dout W^T (W transposed), not dout W",
-                         _grads_of(lambda x, W, b: F.linear(x, W, b), dict(x=x, W=W, b=b), dout, ("dx",))))
+        mistakes.append(
+            (
+                "dx = dout W^T (W transposed), not dout W",
+                _grads_of(lambda x, W, b: F.linear(x, W, b), dict(x=x, W=W, b=b), dout, ("dx",)),
+            )
+        )
     return mistakes
 
 
@@ -315,8 +390,12 @@ AFFINE = Backward(("x", "W", "b"), "dout", ("out", "cache"), AFFINE_NAMES, AFFIN
 def affine_case(rng=None, N=2, T=3, H=4, M=5):
     """(x, W, b, dout): fixed values, or random ones drawn from ``rng``."""
     if rng is None:
-        return (linspace_array((N, T, H), -0.7, 0.8), linspace_array((H, M), -0.5, 0.4), linspace_array((M,), 0.1, -0.3),
-                linspace_array((N, T, M), 0.6, -0.9))
+        return (
+            linspace_array((N, T, H), -0.7, 0.8),
+            linspace_array((H, M), -0.5, 0.4),
+            linspace_array((M,), 0.1, -0.3),
+            linspace_array((N, T, M), 0.6, -0.9),
+        )
     return rng.normal(size=(N, T, H)), rng.normal(size=(H, M)), rng.normal(size=M), rng.normal(size=(N, T, M))
 
 
@@ -340,14 +419,18 @@ def _masked_cross_entropy(x, y, mask):
 def softmax_loss_oracle(device, x, y, mask):
     """(loss, dx) from torch on ``device``. The device comes first and is required: called in a
     learner's place, temporal_softmax_loss(x, y, mask), this oracle must not stand in for it."""
-    loss, grads = forward_backward(_masked_cross_entropy, dict(x=x, y=y, mask=mask.astype(np.float64)), 1.0, device=device)
+    loss, grads = forward_backward(
+        _masked_cross_entropy, dict(x=x, y=y, mask=mask.astype(np.float64)), 1.0, device=device
+    )
     return float(loss), grads["x"]
 
 
 LOSS_HINT = "loss = the sum over every (n, t) where mask is True of -log softmax(x[n, t])[y[n, t]], divided by N"
 DX_HINT = "dx = the softmax of x minus the one-hot of y, at unmasked steps only (0 where mask is False), divided by N"
-ZERO_OVER_ZERO = ("a nan with ordinary scores is a 0 / 0: a sequence or a step whose mask is all False "
-                  "contributes 0, do not divide by its number of unmasked steps")
+ZERO_OVER_ZERO = (
+    "a nan with ordinary scores is a 0 / 0: a sequence or a step whose mask is all False "
+    "contributes 0, do not divide by its number of unmasked steps"
+)
 
 
 def _loss_and_oracles(report: Report, temporal_softmax_loss, x, y, mask, reference, argument_names):
@@ -357,29 +440,49 @@ def _loss_and_oracles(report: Report, temporal_softmax_loss, x, y, mask, referen
     oracles = [(f"torch {d}", *softmax_loss_oracle(d, x, y, mask)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", *reference(x, y, mask)))
-    loss, dx = call_unchanged(report, temporal_softmax_loss, x, y, mask, argument_names=argument_names, returns=("loss", "dx"))
+    loss, dx = call_unchanged(
+        report, temporal_softmax_loss, x, y, mask, argument_names=argument_names, returns=("loss", "dx")
+    )
     return loss, dx, not (has_nonfinite(loss) or has_nonfinite(dx)), oracles
 
 
 def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, mask, reference=None, label="") -> bool:
     """One case: loss and dx against torch, x, y and mask left unchanged, dx float64.
     Returns whether the learner's loss and dx were finite."""
-    loss, dx, finite, oracles = _loss_and_oracles(report, temporal_softmax_loss, x, y, mask, reference, ("x", "y", "mask"))
+    loss, dx, finite, oracles = _loss_and_oracles(
+        report, temporal_softmax_loss, x, y, mask, reference, ("x", "y", "mask")
+    )
     N, T, _ = x.shape
     count = max(1, int(mask.sum()))
     loss0, dx0 = oracles[0][1], oracles[0][2]
     unmasked_loss, unmasked_dx = softmax_loss_oracle("cpu", x, y, np.ones_like(mask))
     for oracle, expected_loss, expected_dx in oracles:
-        report.compare(f"loss{label}", loss, expected_loss, oracle=oracle, hint=LOSS_HINT if finite else ZERO_OVER_ZERO,
-                       suspects={"steps where mask is False do not count: multiply each step's loss by the mask": unmasked_loss,
-                                 "sum over time, then average over N only (not over N * T)": loss0 / T,
-                                 "average over the N sequences: divide by N": loss0 * N,
-                                 "divide by N, not by the number of unmasked steps": loss0 * N / count})
-        report.compare(f"dx{label}", dx, expected_dx, oracle=oracle, hint=DX_HINT if finite else ZERO_OVER_ZERO,
-                       suspects={"masked steps get zero gradient: multiply by mask[..., None]": unmasked_dx,
-                                 "the loss is divided by N only: dx too (not by N * T)": dx0 / T,
-                                 "the loss is averaged over N: divide dx by N": dx0 * N,
-                                 "divide by N, not by the number of unmasked steps": dx0 * N / count})
+        report.compare(
+            f"loss{label}",
+            loss,
+            expected_loss,
+            oracle=oracle,
+            hint=LOSS_HINT if finite else ZERO_OVER_ZERO,
+            suspects={
+                "steps where mask is False do not count: multiply each step's loss by the mask": unmasked_loss,
+                "sum over time, then average over N only (not over N * T)": loss0 / T,
+                "average over the N sequences: divide by N": loss0 * N,
+                "divide by N, not by the number of unmasked steps": loss0 * N / count,
+            },
+        )
+        report.compare(
+            f"dx{label}",
+            dx,
+            expected_dx,
+            oracle=oracle,
+            hint=DX_HINT if finite else ZERO_OVER_ZERO,
+            suspects={
+                "masked steps get zero gradient: multiply by mask[..., None]": unmasked_dx,
+                "the loss is divided by N only: dx too (not by N * T)": dx0 / T,
+                "the loss is averaged over N: divide dx by N": dx0 * N,
+                "divide by N, not by the number of unmasked steps": dx0 * N / count,
+            },
+        )
     require_float64(report, f"dx{label}", dx)
     return finite
 
@@ -391,10 +494,13 @@ def compare_large_scores(report: Report, temporal_softmax_loss, x, y, mask, case
     the hint of the ordinary case."""
     broke_before = False
     for label, scores, hint in cases:
-        loss, dx, finite, oracles = _loss_and_oracles(report, temporal_softmax_loss, scores, y, mask, reference,
-                                                      (None, None, None))
+        loss, dx, finite, oracles = _loss_and_oracles(
+            report, temporal_softmax_loss, scores, y, mask, reference, (None, None, None)
+        )
         if finite:
-            case_hint = "right with ordinary scores, wrong with large ones: compute with the max of each step subtracted"
+            case_hint = (
+                "right with ordinary scores, wrong with large ones: compute with the max of each step subtracted"
+            )
         else:
             case_hint = "the same overflow as in the case above" if broke_before else hint
         broke_before = broke_before or not finite
@@ -404,10 +510,14 @@ def compare_large_scores(report: Report, temporal_softmax_loss, x, y, mask, case
 
 
 SHIFT_HINT = "np.exp overflows at large scores: subtract the max over V from each step's scores first (the softmax does not change)"
-SCALES_HINT = ("subtract each step's own max over V (axis=2, keepdims=True), not one max for the whole batch: "
-               "a step far below the batch's max underflows to 0 / 0")
-MARGIN_HINT = ("-log of a softmax that underflowed to 0 is inf: compute the log-probabilities directly, as the shifted "
-               "scores minus the log of the sum of their exponentials")
+SCALES_HINT = (
+    "subtract each step's own max over V (axis=2, keepdims=True), not one max for the whole batch: "
+    "a step far below the batch's max underflows to 0 / 0"
+)
+MARGIN_HINT = (
+    "-log of a softmax that underflowed to 0 is inf: compute the log-probabilities directly, as the shifted "
+    "scores minus the log of the sum of their exponentials"
+)
 
 
 def stability_cases(x, y, offsets):
@@ -417,8 +527,11 @@ def stability_cases(x, y, offsets):
     margin = x.copy()
     wrong = (y + 1) % x.shape[2]
     np.put_along_axis(margin, wrong[..., None], np.take_along_axis(margin, wrong[..., None], axis=2) + 800.0, axis=2)
-    return [("+1000", x + 1000.0, SHIFT_HINT), (" scales", x + offsets[..., None], SCALES_HINT),
-            (" margin", margin, MARGIN_HINT)]
+    return [
+        ("+1000", x + 1000.0, SHIFT_HINT),
+        (" scales", x + offsets[..., None], SCALES_HINT),
+        (" margin", margin, MARGIN_HINT),
+    ]
 
 
 def loss_case(rng=None, N=3, T=3, V=4):
@@ -486,8 +599,10 @@ def _clip_by_value(grads, max_norm):
     return [h.grad.numpy() for h in holders]
 
 
-CLIP_HINT = ("one norm over all the gradients together (every entry of every array); when it exceeds max_norm, "
-             "every gradient is scaled by max_norm / norm")
+CLIP_HINT = (
+    "one norm over all the gradients together (every entry of every array); when it exceeds max_norm, "
+    "every gradient is scaled by max_norm / norm"
+)
 BELOW_HINT = "the global norm is below max_norm here: return the gradients unchanged (only the norm is measured)"
 
 
@@ -497,25 +612,51 @@ def compare_clip_gradients(report: Report, clip_gradients_arrays, grads, max_nor
     oracles = [(f"torch {d}", *clip_oracle(grads, max_norm, d)) for d in devices()]
     if reference is not None:
         r = reference(max_norm, *grads)
-        oracles.append(("reference", list(r[:len(grads)]), r[len(grads)]))
+        oracles.append(("reference", list(r[: len(grads)]), r[len(grads)]))
     total = oracles[0][2]
     per_array = [clip_oracle([g], max_norm)[0][0] for g in grads]
     by_value = _clip_by_value(grads, max_norm)
-    result = call_unchanged(report, clip_gradients_arrays, max_norm, *grads, name="clip_gradients",
-                            argument_names=(None, *(f"grads[{i}]" for i in range(len(grads)))))
-    clipped, norm, fresh = result[:len(grads)], result[len(grads)], result[len(grads) + 1]
-    report.require("new dict", bool(fresh), "returned the grads dict itself (or changed its entries)",
-                   hint="return a new dict and leave grads as it was: the caller still holds it", oracle="rule")
+    result = call_unchanged(
+        report,
+        clip_gradients_arrays,
+        max_norm,
+        *grads,
+        name="clip_gradients",
+        argument_names=(None, *(f"grads[{i}]" for i in range(len(grads)))),
+    )
+    clipped, norm, fresh = result[: len(grads)], result[len(grads)], result[len(grads) + 1]
+    report.require(
+        "new dict",
+        bool(fresh),
+        "returned the grads dict itself (or changed its entries)",
+        hint="return a new dict and leave grads as it was: the caller still holds it",
+        oracle="rule",
+    )
     hint = CLIP_HINT if total > max_norm else BELOW_HINT
     for oracle, expected, expected_norm in oracles:
-        report.compare("norm", norm, expected_norm, oracle=oracle,
-                       hint="the norm before clipping: the square root of the sum of squares of every entry of every gradient",
-                       suspects={"return the norm measured before clipping, not after": min(total, max_norm),
-                                 "the norm is the square root of the sum of squares": total**2})
+        report.compare(
+            "norm",
+            norm,
+            expected_norm,
+            oracle=oracle,
+            hint="the norm before clipping: the square root of the sum of squares of every entry of every gradient",
+            suspects={
+                "return the norm measured before clipping, not after": min(total, max_norm),
+                "the norm is the square root of the sum of squares": total**2,
+            },
+        )
         for i, (value, exp) in enumerate(zip(clipped, expected)):
-            report.compare(f"grads[{i}]", value, exp, oracle=oracle, hint=hint,
-                           suspects={"clip by one global norm, not each array by its own norm": per_array[i],
-                                     "scale the whole gradient, do not clip entries one by one (np.clip)": by_value[i]})
+            report.compare(
+                f"grads[{i}]",
+                value,
+                exp,
+                oracle=oracle,
+                hint=hint,
+                suspects={
+                    "clip by one global norm, not each array by its own norm": per_array[i],
+                    "scale the whole gradient, do not clip entries one by one (np.clip)": by_value[i],
+                },
+            )
     for i, value in enumerate(clipped):
         require_float64(report, f"grads[{i}]", value)
 
@@ -540,8 +681,11 @@ def clip_gradients_harness(clip_gradients):
     def clip_gradients_arrays(max_norm, *grads):
         names = [f"grad{i}" for i in range(len(grads))]
         given = dict(zip(names, grads))
-        clipped, norm = _unpacked(clip_gradients(given, max_norm), 2,
-                                  "clip_gradients should return (the clipped dict, the norm before clipping)")
+        clipped, norm = _unpacked(
+            clip_gradients(given, max_norm),
+            2,
+            "clip_gradients should return (the clipped dict, the norm before clipping)",
+        )
         if not isinstance(clipped, dict) or set(clipped) != set(names):
             raise CheckFailed("clip_gradients should return a dict with the same keys as grads, and the norm")
         fresh = clipped is not given and all(given[name] is grad for name, grad in zip(names, grads))
@@ -555,7 +699,7 @@ def clip_gradients(report, clip_gradients_arrays):
     """Graded: clip_gradients against torch.nn.utils' clipping, above and below the threshold;
     a new dict returned, the given arrays left unchanged."""
     grads = clip_case()
-    compare_clip_gradients(report, clip_gradients_arrays, grads, 1.0)                        # clipped
+    compare_clip_gradients(report, clip_gradients_arrays, grads, 1.0)  # clipped
     compare_clip_gradients(report, clip_gradients_arrays, grads, 2.0 * global_norm(grads))  # left alone
 
 
@@ -588,37 +732,62 @@ def char_model_oracle(params, x_idx, y_idx, h_prev, device="cpu", *, cut=False, 
         with torch.no_grad():
             _, states = _char_model(**tensors, x_idx=x_t, y_idx=y_t, h_prev=h_t)
         before = torch.cat([h_t[:, None], states[:, :-1]], dim=1)
-    loss, h = _char_model(**tensors, x_idx=x_t, y_idx=y_t, h_prev=h_t, before=before,
-                          targets=None if targets is None else torch.tensor(targets, device=device))
+    loss, h = _char_model(
+        **tensors,
+        x_idx=x_t,
+        y_idx=y_t,
+        h_prev=h_t,
+        before=before,
+        targets=None if targets is None else torch.tensor(targets, device=device),
+    )
     loss.backward()
     out = {f"d{n}": t.grad.cpu().numpy() for n, t in tensors.items()}
-    return {"loss": float(loss.detach()), "h_last": h[:, -1].detach().cpu().numpy(), "h_first": h[:, 0].detach().cpu().numpy(), **out}
+    return {
+        "loss": float(loss.detach()),
+        "h_last": h[:, -1].detach().cpu().numpy(),
+        "h_first": h[:, 0].detach().cpu().numpy(),
+        **out,
+    }
 
 
-CHAR_HINT = ("one-hot x_idx, rnn_forward from h_prev, temporal_affine_forward with Wy, by, temporal_softmax_loss "
-             "with an all-True mask; then the backward functions in the reverse order")
+CHAR_HINT = (
+    "one-hot x_idx, rnn_forward from h_prev, temporal_affine_forward with Wy, by, temporal_softmax_loss "
+    "with an all-True mask; then the backward functions in the reverse order"
+)
 
 
-def compare_char_rnn_loss(report: Report, char_rnn_loss_arrays, params, x_idx, y_idx, h_prev, reference=None, numeric=True) -> None:
+def compare_char_rnn_loss(
+    report: Report, char_rnn_loss_arrays, params, x_idx, y_idx, h_prev, reference=None, numeric=True
+) -> None:
     """``char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev)`` is char_rnn_loss
     through its harness: it returns (loss, dWx, dWh, db, dWy, dby, h_last)."""
     args = (*(params[n] for n in PARAM_NAMES), x_idx, y_idx, h_prev)
     oracles = [(f"torch {d}", char_model_oracle(params, x_idx, y_idx, h_prev, d)) for d in devices()]
     if reference is not None:
         r = reference(*args)
-        oracles.append(("reference", {"loss": r[0], **{f"d{n}": g for n, g in zip(PARAM_NAMES, r[1:6])}, "h_last": r[6]}))
+        oracles.append(
+            ("reference", {"loss": r[0], **{f"d{n}": g for n, g in zip(PARAM_NAMES, r[1:6])}, "h_last": r[6]})
+        )
     from_zeros = char_model_oracle(params, x_idx, y_idx, np.zeros_like(h_prev))
     cut = char_model_oracle(params, x_idx, y_idx, h_prev, cut=True)
     own_targets = char_model_oracle(params, x_idx, y_idx, h_prev, targets=x_idx)
-    result = call_unchanged(report, char_rnn_loss_arrays, *args, name="char_rnn_loss",
-                            argument_names=(*PARAM_NAMES, "x_idx", "y_idx", "h_prev"))
+    result = call_unchanged(
+        report,
+        char_rnn_loss_arrays,
+        *args,
+        name="char_rnn_loss",
+        argument_names=(*PARAM_NAMES, "x_idx", "y_idx", "h_prev"),
+    )
     loss, grads, h_last = result[0], dict(zip(PARAM_NAMES, result[1:6])), result[6]
     if numeric:
+
         def own_loss(name):
             def f(value):
                 changed = [value if n == name else params[n] for n in PARAM_NAMES]
                 return call_student(char_rnn_loss_arrays, *changed, x_idx, y_idx, h_prev, name="char_rnn_loss")[0]
+
             return f
+
         numbers = {f"d{n}": centred_difference_of(own_loss(n), params[n]) for n in PARAM_NAMES}
         oracles.append(("numeric", numbers))
     zero_hint = "start the RNN from h_prev, not from zeros"
@@ -627,18 +796,37 @@ def compare_char_rnn_loss(report: Report, char_rnn_loss_arrays, params, x_idx, y
     for oracle, expected in oracles:
         approximate = oracle == "numeric"
         if "loss" in expected:
-            report.compare("loss", loss, expected["loss"], oracle=oracle, hint=CHAR_HINT,
-                           suspects={zero_hint: from_zeros["loss"], target_hint: own_targets["loss"]})
+            report.compare(
+                "loss",
+                loss,
+                expected["loss"],
+                oracle=oracle,
+                hint=CHAR_HINT,
+                suspects={zero_hint: from_zeros["loss"], target_hint: own_targets["loss"]},
+            )
         for n in PARAM_NAMES:
-            report.compare(f"d{n}", grads[n], expected[f"d{n}"], oracle=oracle, hint=CHAR_HINT,
-                           tol=1e-6 if approximate else 1e-7,
-                           floor=approximate_floor(expected[f"d{n}"]) if approximate else 1e-8,
-                           suspects={zero_hint: from_zeros[f"d{n}"], target_hint: own_targets[f"d{n}"], cut_hint: cut[f"d{n}"]})
+            report.compare(
+                f"d{n}",
+                grads[n],
+                expected[f"d{n}"],
+                oracle=oracle,
+                hint=CHAR_HINT,
+                tol=1e-6 if approximate else 1e-7,
+                floor=approximate_floor(expected[f"d{n}"]) if approximate else 1e-8,
+                suspects={zero_hint: from_zeros[f"d{n}"], target_hint: own_targets[f"d{n}"], cut_hint: cut[f"d{n}"]},
+            )
         if "h_last" in expected:
-            report.compare("h_last", h_last, expected["h_last"], oracle=oracle,
-                           hint="return the state after the last step, h[:, -1], to carry into the next chunk",
-                           suspects={zero_hint: from_zeros["h_last"],
-                                     "h_last is the state after the last step, h[:, -1], not the first": expected.get("h_first")})
+            report.compare(
+                "h_last",
+                h_last,
+                expected["h_last"],
+                oracle=oracle,
+                hint="return the state after the last step, h[:, -1], to carry into the next chunk",
+                suspects={
+                    zero_hint: from_zeros["h_last"],
+                    "h_last is the state after the last step, h[:, -1], not the first": expected.get("h_first"),
+                },
+            )
     for n in PARAM_NAMES:
         require_float64(report, f"d{n}", grads[n])
     require_float64(report, "h_last", h_last)
@@ -655,16 +843,24 @@ def char_case(rng=None, N=2, T=4, V=5, H=3):
     """(params, x_idx, y_idx, h_prev) of the character model: fixed values, or random ones
     drawn from ``rng``."""
     if rng is None:
-        params = {"Wx": linspace_array((V, H), -0.6, 0.7), "Wh": linspace_array((H, H), 0.5, -0.4),
-                  "b": linspace_array((H,), -0.1, 0.2), "Wy": linspace_array((H, V), 0.8, -0.7),
-                  "by": linspace_array((V,), 0.05, -0.1)}
+        params = {
+            "Wx": linspace_array((V, H), -0.6, 0.7),
+            "Wh": linspace_array((H, H), 0.5, -0.4),
+            "b": linspace_array((H,), -0.1, 0.2),
+            "Wy": linspace_array((H, V), 0.8, -0.7),
+            "by": linspace_array((V,), 0.05, -0.1),
+        }
         x_idx = np.array([[0, 1, 4, 2], [3, 3, 0, 1]])
         y_idx = np.array([[1, 4, 2, 2], [3, 0, 1, 4]])
         h_prev = linspace_array((N, H), -0.5, 0.6)
         return params, x_idx, y_idx, h_prev
-    params = {"Wx": rng.normal(scale=0.5, size=(V, H)), "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
-              "b": rng.normal(scale=0.3, size=H), "Wy": rng.normal(scale=1 / np.sqrt(H), size=(H, V)),
-              "by": rng.normal(scale=0.3, size=V)}
+    params = {
+        "Wx": rng.normal(scale=0.5, size=(V, H)),
+        "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
+        "b": rng.normal(scale=0.3, size=H),
+        "Wy": rng.normal(scale=1 / np.sqrt(H), size=(H, V)),
+        "by": rng.normal(scale=0.3, size=V),
+    }
     return params, rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T)), np.tanh(rng.normal(size=(N, H)))
 
 
@@ -676,8 +872,9 @@ def char_rnn_loss_harness(char_rnn_loss):
 
     def char_rnn_loss_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev):
         params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
-        loss, grads, h_last = _unpacked(char_rnn_loss(params, x_idx, y_idx, h_prev), 3,
-                                        "char_rnn_loss should return (loss, grads, h_last)")
+        loss, grads, h_last = _unpacked(
+            char_rnn_loss(params, x_idx, y_idx, h_prev), 3, "char_rnn_loss should return (loss, grads, h_last)"
+        )
         if not isinstance(grads, dict) or set(grads) != set(PARAM_NAMES):
             raise CheckFailed(f"char_rnn_loss should return grads as a dict with the keys {', '.join(PARAM_NAMES)}")
         return (loss, *(grads[name] for name in PARAM_NAMES), h_last)
@@ -695,8 +892,9 @@ def char_rnn_loss(report, char_rnn_loss_arrays):
 # --------------------------------------------------------------------------- truncated BPTT
 
 
-def tbptt_oracle(params, x_idx, y_idx, h_prev, learning_rate, max_norm, device="cpu", *, model=None, clip=True,
-                 maximize=False):
+def tbptt_oracle(
+    params, x_idx, y_idx, h_prev, learning_rate, max_norm, device="cpu", *, model=None, clip=True, maximize=False
+):
     """(loss, h_last, updated params) for one truncated-BPTT step: torch autograd (or the
     ``model`` char_model_oracle already gave), torch's global-norm clipping, torch.optim.SGD."""
     torch = _torch()
@@ -711,20 +909,29 @@ def tbptt_oracle(params, x_idx, y_idx, h_prev, learning_rate, max_norm, device="
     return model["loss"], model["h_last"], {n: w.detach().cpu().numpy() for n, w in zip(PARAM_NAMES, weights)}
 
 
-def compare_tbptt_step(report: Report, tbptt_step_arrays, params, chunks, h0, learning_rate, max_norm, reference=None) -> None:
+def compare_tbptt_step(
+    report: Report, tbptt_step_arrays, params, chunks, h0, learning_rate, max_norm, reference=None
+) -> None:
     """Consecutive chunks, each from the state and the parameters the previous one left.
     ``tbptt_step_arrays(Wx, Wh, b, Wy, by, x_idx, y_idx, h_prev, learning_rate, max_norm)``
     is tbptt_step through its harness: it returns (loss, h_last, *updated params)."""
     p, h = dict(params), h0
     for k, (x_idx, y_idx) in enumerate(chunks):
-        if not all(isinstance(p[n], np.ndarray) and p[n].shape == params[n].shape for n in PARAM_NAMES) \
-                or not isinstance(h, np.ndarray) or h.shape != h0.shape:
+        if (
+            not all(isinstance(p[n], np.ndarray) and p[n].shape == params[n].shape for n in PARAM_NAMES)
+            or not isinstance(h, np.ndarray)
+            or h.shape != h0.shape
+        ):
             break  # already reported
         # Each chunk is judged from the parameters and the state the learner's previous step
         # left (so one mistake shows once, where it is made); that state is the carried one.
         model = char_model_oracle(p, x_idx, y_idx, h)
-        steps = {f"torch {d}": tbptt_oracle(p, x_idx, y_idx, h, learning_rate, max_norm, d, model=model if d == "cpu" else None)
-                 for d in devices()}
+        steps = {
+            f"torch {d}": tbptt_oracle(
+                p, x_idx, y_idx, h, learning_rate, max_norm, d, model=model if d == "cpu" else None
+            )
+            for d in devices()
+        }
         if reference is not None:
             r = reference(*(p[n] for n in PARAM_NAMES), x_idx, y_idx, h, learning_rate, max_norm)
             steps["reference"] = (r[0], r[1], dict(zip(PARAM_NAMES, r[2:])))
@@ -732,25 +939,51 @@ def compare_tbptt_step(report: Report, tbptt_step_arrays, params, chunks, h0, le
         unclipped = tbptt_oracle(p, x_idx, y_idx, h, learning_rate, max_norm, model=model, clip=False)[2]
         ascent = tbptt_oracle(p, x_idx, y_idx, h, learning_rate, max_norm, model=model, maximize=True)[2]
         after_update = char_model_oracle(next(iter(steps.values()))[2], x_idx, y_idx, h)["loss"]
-        result = call_unchanged(report, tbptt_step_arrays, *(p[n] for n in PARAM_NAMES), x_idx, y_idx, h,
-                                learning_rate, max_norm, name="tbptt_step",
-                                argument_names=(None,) * 5 + (f"x_chunk_idx {k}", f"y_chunk_idx {k}", f"h_prev {k}", None, None))
+        result = call_unchanged(
+            report,
+            tbptt_step_arrays,
+            *(p[n] for n in PARAM_NAMES),
+            x_idx,
+            y_idx,
+            h,
+            learning_rate,
+            max_norm,
+            name="tbptt_step",
+            argument_names=(None,) * 5 + (f"x_chunk_idx {k}", f"y_chunk_idx {k}", f"h_prev {k}", None, None),
+        )
         loss, h_last, updated = result[0], result[1], dict(zip(PARAM_NAMES, result[2:]))
         zero_hint = "start each chunk from h_prev (the state carried from the previous chunk), not from zeros"
         for oracle, (e_loss, e_h, e_params) in steps.items():
-            report.compare(f"loss {k}", loss, e_loss, oracle=oracle,
-                           hint="the loss of the chunk from h_prev, with the parameters as they were before the update",
-                           suspects={zero_hint: from_zeros[0], "return the loss computed before the update": after_update})
-            report.compare(f"h {k}", h_last, e_h, oracle=oracle,
-                           hint="return the state after the chunk's last step, to carry into the next chunk",
-                           suspects={zero_hint: from_zeros[1]})
+            report.compare(
+                f"loss {k}",
+                loss,
+                e_loss,
+                oracle=oracle,
+                hint="the loss of the chunk from h_prev, with the parameters as they were before the update",
+                suspects={zero_hint: from_zeros[0], "return the loss computed before the update": after_update},
+            )
+            report.compare(
+                f"h {k}",
+                h_last,
+                e_h,
+                oracle=oracle,
+                hint="return the state after the chunk's last step, to carry into the next chunk",
+                suspects={zero_hint: from_zeros[1]},
+            )
             for n in PARAM_NAMES:
-                report.compare(f"{n} {k}", updated[n], e_params[n], oracle=oracle,
-                               hint=f"params['{n}'] -= learning_rate * (its clipped gradient), in place",
-                               suspects={zero_hint: from_zeros[2][n],
-                                         "clip the gradients (clip_gradients, global norm) before the update": unclipped[n],
-                                         "descend: subtract learning_rate * gradient": ascent[n],
-                                         "update the arrays in params (params[name] -= ...), so the caller sees the change": p[n]})
+                report.compare(
+                    f"{n} {k}",
+                    updated[n],
+                    e_params[n],
+                    oracle=oracle,
+                    hint=f"params['{n}'] -= learning_rate * (its clipped gradient), in place",
+                    suspects={
+                        zero_hint: from_zeros[2][n],
+                        "clip the gradients (clip_gradients, global norm) before the update": unclipped[n],
+                        "descend: subtract learning_rate * gradient": ascent[n],
+                        "update the arrays in params (params[name] -= ...), so the caller sees the change": p[n],
+                    },
+                )
         p, h = updated, h_last
 
 
@@ -761,7 +994,12 @@ def tbptt_case(rng=None, N=2, T=4, V=5, H=3, chunks=2):
     if rng is None:
         second = (np.array([[2, 0, 1, 3], [4, 1, 1, 0]]), np.array([[0, 1, 3, 4], [1, 1, 0, 2]]))
         return params, [(x_idx, y_idx), second], h0
-    return params, [(x_idx, y_idx)] + [(rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T))) for _ in range(chunks - 1)], h0
+    return (
+        params,
+        [(x_idx, y_idx)]
+        + [(rng.integers(0, V, size=(N, T)), rng.integers(0, V, size=(N, T))) for _ in range(chunks - 1)],
+        h0,
+    )
 
 
 def tbptt_step_harness(tbptt_step):
@@ -773,8 +1011,11 @@ def tbptt_step_harness(tbptt_step):
 
     def tbptt_step_arrays(Wx, Wh, b, Wy, by, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm):
         params = {name: np.array(value, dtype=np.float64) for name, value in zip(PARAM_NAMES, (Wx, Wh, b, Wy, by))}
-        loss, h_last = _unpacked(tbptt_step(params, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm), 2,
-                                 "tbptt_step should return (loss, h_last) and update params in place")
+        loss, h_last = _unpacked(
+            tbptt_step(params, x_chunk_idx, y_chunk_idx, h_prev, learning_rate, max_norm),
+            2,
+            "tbptt_step should return (loss, h_last) and update params in place",
+        )
         return (loss, h_last, *(params[name] for name in PARAM_NAMES))
 
     return (tbptt_step_arrays,)
@@ -809,22 +1050,21 @@ def _draws_at_each_temperature(text: str) -> dict[float, tuple[int, ...]]:
 SAMPLE_EXPECTED = _draws_at_each_temperature("353425053423 353434234443 354325054423 243444444344")
 #: hint -> temperature -> the draws a known mistake gives on the same inputs (the hints are
 #: those the grader's catalog of known mistakes gives them)
-SAMPLE_MISTAKES = {hint: _draws_at_each_temperature(draws) for hint, draws in {
-    "divide the scores by the temperature before the softmax":
-        "353425053423 353425053423 353425053423 353425053423",
-    "divide the scores by the temperature (not multiply)":
-        "353425053423 354325054423 353434234443 354115044211",
-    "feed the sampled character back as the next input, not the most likely one":
-        "354345045334 354344244334 354235045323 243444444344",
-    "carry the hidden state from step to step: each step starts from the state the previous one returned":
-        "344224044322 344324044322 354224044322 233333333333",
-    "start from the given state h0, not from zeros":
-        "252425053423 252434234443 353215054423 151510444444",
-    "return the generated characters only, not the seed character first":
-        "535342505342 535343423444 535432505442 524344444434",
-}.items()}
-SAMPLE_HINT = ("each step: the one-hot of the previous character and h through rnn_step_forward; "
-               "p = softmax((h Wy + by) / temperature); one rng.choice(V, p=p) per character")
+SAMPLE_MISTAKES = {
+    hint: _draws_at_each_temperature(draws)
+    for hint, draws in {
+        "divide the scores by the temperature before the softmax": "353425053423 353425053423 353425053423 353425053423",
+        "divide the scores by the temperature (not multiply)": "353425053423 354325054423 353434234443 354115044211",
+        "feed the sampled character back as the next input, not the most likely one": "354345045334 354344244334 354235045323 243444444344",
+        "carry the hidden state from step to step: each step starts from the state the previous one returned": "344224044322 344324044322 354224044322 233333333333",
+        "start from the given state h0, not from zeros": "252425053423 252434234443 353215054423 151510444444",
+        "return the generated characters only, not the seed character first": "535342505342 535343423444 535432505442 524344444434",
+    }.items()
+}
+SAMPLE_HINT = (
+    "each step: the one-hot of the previous character and h through rnn_step_forward; "
+    "p = softmax((h Wy + by) / temperature); one rng.choice(V, p=p) per character"
+)
 GREEDY_HINT = "at a tiny temperature the softmax is (almost) one-hot on the largest score: sampling picks the most likely character"
 
 
@@ -832,15 +1072,21 @@ def sample_case(rng=None, V=6, H=4):
     """(params, h0 (1, H)): fixed values, or random ones drawn from ``rng``. h0 is far from 0:
     a sampler that ignores it draws otherwise."""
     if rng is None:
-        params = {"Wx": linspace_array((V, H), -1.2, 1.3) * np.cos(np.arange(V * H)).reshape(V, H),
-                  "Wh": linspace_array((H, H), 1.5, -1.25) * np.cos(1.7 * np.arange(H * H)).reshape(H, H),
-                  "b": linspace_array((H,), -0.2, 0.3),
-                  "Wy": linspace_array((H, V), 1.5, -1.4) * np.sin(np.arange(H * V) + 1.0).reshape(H, V),
-                  "by": linspace_array((V,), 0.1, -0.2)}
+        params = {
+            "Wx": linspace_array((V, H), -1.2, 1.3) * np.cos(np.arange(V * H)).reshape(V, H),
+            "Wh": linspace_array((H, H), 1.5, -1.25) * np.cos(1.7 * np.arange(H * H)).reshape(H, H),
+            "b": linspace_array((H,), -0.2, 0.3),
+            "Wy": linspace_array((H, V), 1.5, -1.4) * np.sin(np.arange(H * V) + 1.0).reshape(H, V),
+            "by": linspace_array((V,), 0.1, -0.2),
+        }
         return params, linspace_array((1, H), -0.9, 0.8)
-    params = {"Wx": rng.normal(size=(V, H)), "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
-              "b": rng.normal(scale=0.3, size=H), "Wy": rng.normal(scale=2 / np.sqrt(H), size=(H, V)),
-              "by": rng.normal(scale=0.3, size=V)}
+    params = {
+        "Wx": rng.normal(size=(V, H)),
+        "Wh": rng.normal(scale=1 / np.sqrt(H), size=(H, H)),
+        "b": rng.normal(scale=0.3, size=H),
+        "Wy": rng.normal(scale=2 / np.sqrt(H), size=(H, V)),
+        "by": rng.normal(scale=0.3, size=V),
+    }
     return params, np.tanh(rng.normal(scale=2.0, size=(1, H)))
 
 
@@ -852,7 +1098,9 @@ def sample_harness(sample):
 
     def sample_arrays(Wx, Wh, b, Wy, by, seed_idx, h0, length, temperature, seed):
         params = dict(zip(PARAM_NAMES, (Wx, Wh, b, Wy, by)))
-        return np.asarray(sample(params, int(seed_idx), h0, int(length), float(temperature), np.random.default_rng(int(seed))))
+        return np.asarray(
+            sample(params, int(seed_idx), h0, int(length), float(temperature), np.random.default_rng(int(seed)))
+        )
 
     return (sample_arrays,)
 
@@ -861,15 +1109,28 @@ def call_sample(report: Report, sample_arrays, params, seed_idx, h0, length, tem
     """The learner's sample through its harness: params and h0 must be left unchanged; a
     crash at a tiny temperature (probabilities with nan after an overflow) becomes a line."""
     try:
-        return call_unchanged(report, sample_arrays, *(params[n] for n in PARAM_NAMES), seed_idx, h0, length,
-                              temperature, seed, name="sample",
-                              argument_names=(*PARAM_NAMES, None, "h0", None, None, None))
+        return call_unchanged(
+            report,
+            sample_arrays,
+            *(params[n] for n in PARAM_NAMES),
+            seed_idx,
+            h0,
+            length,
+            temperature,
+            seed,
+            name="sample",
+            argument_names=(*PARAM_NAMES, None, "h0", None, None, None),
+        )
     except ValueError as error:
         if temperature >= 0.01:
             raise
-        report.require(label, False, f"raised ValueError at temperature {temperature:g} ({str(error)[:60]})",
-                       hint="np.exp overflows at a tiny temperature: subtract the max of scores / temperature before np.exp",
-                       oracle="argmax")
+        report.require(
+            label,
+            False,
+            f"raised ValueError at temperature {temperature:g} ({str(error)[:60]})",
+            hint="np.exp overflows at a tiny temperature: subtract the max of scores / temperature before np.exp",
+            oracle="argmax",
+        )
         return None
 
 
@@ -877,9 +1138,13 @@ def compare_sample_draws(report: Report, idx, expected, label, suspects, oracle)
     """The learner's draws against the expected ones: an integer array of shape (length,)."""
     is_int = isinstance(idx, np.ndarray) and idx.dtype.kind in "iu"
     if isinstance(idx, np.ndarray):
-        report.require(f"{label} dtype", is_int, f"got {idx.dtype}, expected an integer array",
-                       hint="return integer indices (e.g. np.zeros(length, dtype=np.int64)): np.zeros(length) is float",
-                       oracle="int")
+        report.require(
+            f"{label} dtype",
+            is_int,
+            f"got {idx.dtype}, expected an integer array",
+            hint="return integer indices (e.g. np.zeros(length, dtype=np.int64)): np.zeros(length) is float",
+            oracle="int",
+        )
     hint = GREEDY_HINT if label == "T->0" else SAMPLE_HINT
     clean = {h: np.asarray(v) for h, v in suspects.items() if v is not None and not np.array_equal(v, expected)}
     report.compare(label, idx, np.asarray(expected), oracle=oracle, tol=1e-9, hint=hint, suspects=clean)
@@ -892,7 +1157,9 @@ def sample(report, sample_arrays):
     params, h0 = sample_case()
     for temperature in SAMPLE_TEMPERATURES:
         label = "T->0" if temperature < 0.01 else f"T={temperature:g}"
-        idx = call_sample(report, sample_arrays, params, SAMPLE_SEED_IDX, h0, SAMPLE_LENGTH, temperature, SAMPLE_SEED, label)
+        idx = call_sample(
+            report, sample_arrays, params, SAMPLE_SEED_IDX, h0, SAMPLE_LENGTH, temperature, SAMPLE_SEED, label
+        )
         if idx is not None:
             suspects = {hint: draws.get(temperature) for hint, draws in SAMPLE_MISTAKES.items()}
             compare_sample_draws(report, idx, SAMPLE_EXPECTED[temperature], label, suspects, "fixed")

@@ -6,13 +6,14 @@ prints one aligned line per compared quantity, and raises an AssertionError when
 quantity is wrong. Failure messages name the quantity, the worst index and a hint;
 they never print the expected values (that would hand over the answer).
 """
+
 from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -201,8 +202,7 @@ class Report:
         for line in self.lines:
             counts[(line.quantity, line.oracle)] = counts.get((line.quantity, line.oracle), 0) + 1
         return [
-            line.format() + f"  [worst of {counts[(line.quantity, line.oracle)]} cases]"
-            for line in self.worst_lines()
+            line.format() + f"  [worst of {counts[(line.quantity, line.oracle)]} cases]" for line in self.worst_lines()
         ]
 
     def finish(self) -> None:
@@ -217,8 +217,7 @@ class Report:
         )
         if failures:
             details = "; ".join(
-                f"{line.quantity}: {line.problem}" + (f" -> {line.hint}" if line.hint else "")
-                for line in failures
+                f"{line.quantity}: {line.problem}" + (f" -> {line.hint}" if line.hint else "") for line in failures
             )
             raise CheckFailed(f"{self.function}: {details}") from None
 
@@ -261,9 +260,14 @@ def compare_gradients(report: Report, names, actual, oracles, hints: dict, suspe
         for index, (name, value) in enumerate(zip(names, actual)):
             expected = grads[name] if isinstance(grads, dict) else grads[index]
             report.compare(
-                name, value, expected, oracle=oracle, tol=1e-6 if approximate else 1e-7,
+                name,
+                value,
+                expected,
+                oracle=oracle,
+                tol=1e-6 if approximate else 1e-7,
                 floor=approximate_floor(expected) if approximate else 1e-8,
-                hint=hints[name], suspects=(suspects or {}).get(name),
+                hint=hints[name],
+                suspects=(suspects or {}).get(name),
             )
 
 
@@ -365,8 +369,9 @@ def call_student(
     return result
 
 
-def check_unchanged(report: Report, argument: str, before, after,
-                    hint: str = "restore every entry you perturb (or work on a copy)") -> Line:
+def check_unchanged(
+    report: Report, argument: str, before, after, hint: str = "restore every entry you perturb (or work on a copy)"
+) -> Line:
     """Record whether the learner's function left an argument as it found it (an array,
     or a tuple/list/dict of arrays such as a cache)."""
     return report.require(
@@ -379,8 +384,10 @@ def check_unchanged(report: Report, argument: str, before, after,
 
 
 #: What a learner is told when a function changed an input its contract leaves alone.
-IN_PLACE_HINT = ("write results to new arrays: an in-place operation (out=, +=, -=, *=, /=, "
-                 "or assigning into a slice) on an argument changes the caller's array")
+IN_PLACE_HINT = (
+    "write results to new arrays: an in-place operation (out=, +=, -=, *=, /=, "
+    "or assigning into a slice) on an argument changes the caller's array"
+)
 
 
 def snapshot(value):
@@ -399,12 +406,19 @@ def snapshot(value):
 
 def _same(before, after) -> bool:
     if isinstance(before, np.ndarray):
-        return (isinstance(after, np.ndarray) and before.shape == after.shape
-                and np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+        return (
+            isinstance(after, np.ndarray)
+            and before.shape == after.shape
+            and np.array_equal(before, after, equal_nan=before.dtype.kind in "fc")
+        )
     if isinstance(before, (tuple, list)):
         return isinstance(after, (tuple, list)) and len(before) == len(after) and all(map(_same, before, after))
     if isinstance(before, dict):
-        return isinstance(after, dict) and before.keys() == after.keys() and all(_same(before[k], after[k]) for k in before)
+        return (
+            isinstance(after, dict)
+            and before.keys() == after.keys()
+            and all(_same(before[k], after[k]) for k in before)
+        )
     return True  # not an array: nothing a learner's code could change in place
 
 
@@ -453,7 +467,11 @@ def call_unchanged(
         for before, after in zip(saved, args):
             _restore(after, before)
     # One OK line for all the arguments, or one FAIL line per argument that was changed.
-    checked = [(argument, before, after) for argument, before, after in zip(argument_names, saved, kept) if argument is not None]
+    checked = [
+        (argument, before, after)
+        for argument, before, after in zip(argument_names, saved, kept)
+        if argument is not None
+    ]
     changed = [(argument, before, after) for argument, before, after in checked if not _same(before, after)]
     for argument, before, after in changed:
         check_unchanged(report, argument, before, after, hint=hint)
@@ -486,7 +504,8 @@ def call_backward_twice(
         for before, after in zip(saved, args):
             _restore(after, before)  # the oracles that follow see the arguments as given
     report.require(
-        "twice", _same(kept, second) if _comparable(kept) else True,
+        "twice",
+        _same(kept, second) if _comparable(kept) else True,
         "a second call on the same cache gave another result",
         hint="a backward must leave its cache as it found it: it may be called again on the same cache",
         oracle="same cache",
@@ -506,11 +525,14 @@ def require_new_object(report: Report, quantity: str, result, *inputs) -> Line:
     """Record that a function promised to return a new object did not hand back (a view
     of) one of its inputs."""
     shared = any(
-        result is value or (isinstance(result, np.ndarray) and isinstance(value, np.ndarray) and np.shares_memory(result, value))
+        result is value
+        or (isinstance(result, np.ndarray) and isinstance(value, np.ndarray) and np.shares_memory(result, value))
         for value in inputs
     )
     return report.require(
-        quantity, not shared, "returned (a view of) one of its inputs",
+        quantity,
+        not shared,
+        "returned (a view of) one of its inputs",
         hint="return a new array: the caller's input must not be changed through the result",
         oracle="new object",
     )
@@ -539,8 +561,9 @@ def _learner_frames(tb):
     return frames[0] if frames else None
 
 
-def run_check(name: str, body: Callable, objects: Sequence, *, harness: Callable | None = None,
-              report: Report | None = None) -> None:
+def run_check(
+    name: str, body: Callable, objects: Sequence, *, harness: Callable | None = None, report: Report | None = None
+) -> None:
     """Run one check's ``body(report, *functions)`` as a graded cell sees it: one Report,
     every line printed, CheckFailed when a quantity is wrong. ``functions`` are the
     learner's ``objects``, through ``harness`` when given. This is the one place that
@@ -553,7 +576,8 @@ def run_check(name: str, body: Callable, objects: Sequence, *, harness: Callable
     except CheckFailed:
         raise
     except Exception as error:
-        raise error.with_traceback(_learner_frames(error.__traceback__))
+        # The learner's own exception, its chain kept: only the grader's frames go.
+        raise error.with_traceback(_learner_frames(error.__traceback__))  # noqa: B904
     report.finish()
 
 

@@ -12,13 +12,24 @@ Each check judges one function only: a backward check builds the cache the forwa
 docstring states (from PyTorch's values), so a wrong cache loses points in the forward's
 cell, where the forward's own check compares it field by field.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .core import (CheckFailed, Report, approximate_floor, call_backward_twice, call_student, call_unchanged,
-                   case_array, linspace_array, visible_check)
-from .torch_oracle import devices, forward_backward, torch_module as _torch
+from .core import (
+    CheckFailed,
+    Report,
+    approximate_floor,
+    call_backward_twice,
+    call_student,
+    call_unchanged,
+    case_array,
+    linspace_array,
+    visible_check,
+)
+from .torch_oracle import devices, forward_backward
+from .torch_oracle import torch_module as _torch
 
 F64 = np.float64
 
@@ -31,8 +42,12 @@ F64 = np.float64
 def affine_case(rng=None, shape=(3, 4, 5)):
     """x (N, D), W (D, M), b (M,) and an upstream gradient dout (N, M), for shape (N, D, M)."""
     n, d, m = shape
-    return (case_array(rng, (n, d), -0.5, 0.4), case_array(rng, (d, m), -0.3, 0.6),
-            case_array(rng, (m,), -0.2, 0.3), case_array(rng, (n, m), 0.9, -0.6))
+    return (
+        case_array(rng, (n, d), -0.5, 0.4),
+        case_array(rng, (d, m), -0.3, 0.6),
+        case_array(rng, (m,), -0.2, 0.3),
+        case_array(rng, (n, m), 0.9, -0.6),
+    )
 
 
 def activation_case(rng=None, shape=(3, 4)):
@@ -74,8 +89,12 @@ def fc_feedback_case(rng=None, shape=(2, 100, 10)):
     if rng is None:
         W = linspace_array((d + h, h), -0.1, 0.1) * np.cos(np.arange((d + h) * h)).reshape(d + h, h)
         return linspace_array((n, d), -1.0, 1.0), linspace_array((n, h), 0.5, -0.5), W, linspace_array((h,), -0.2, 0.2)
-    return (rng.normal(size=(n, d)), np.tanh(rng.normal(size=(n, h))),
-            rng.normal(scale=1 / np.sqrt(d + h), size=(d + h, h)), rng.normal(scale=0.1, size=h))
+    return (
+        rng.normal(size=(n, d)),
+        np.tanh(rng.normal(size=(n, h))),
+        rng.normal(scale=1 / np.sqrt(d + h), size=(d + h, h)),
+        rng.normal(scale=0.1, size=h),
+    )
 
 
 def _compare_field(report: Report, quantity: str, value, expected, hint: str, suspects=None) -> None:
@@ -92,14 +111,19 @@ def _affine_torch(x, W, b):
 
 
 def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=None) -> None:
-    out, cache = call_unchanged(report, affine_forward, x, W, b, argument_names=("x", "W", "b"),
-                                returns=("out", "cache"))
+    out, cache = call_unchanged(
+        report, affine_forward, x, W, b, argument_names=("x", "W", "b"), returns=("out", "cache")
+    )
     oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), device=d)[0]) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x, W, b)[0]))
     for oracle, expected in oracles:
         report.compare(
-            "out", out, expected, oracle=oracle, dtype=F64,
+            "out",
+            out,
+            expected,
+            oracle=oracle,
+            dtype=F64,
             hint="out = x W + b, with x (N, D) @ W (D, M) giving (N, M), then b added to every row",
             suspects={
                 "did you add the bias b?": x @ W,
@@ -108,9 +132,13 @@ def compare_affine_forward(report: Report, affine_forward, x, W, b, reference=No
         )
     layout = "cache is the tuple (x, W), as the docstring says: affine_backward reads x and W from it"
     if not (isinstance(cache, (tuple, list)) and len(cache) == 2):
-        report.require("cache", False, f"cache is {_describe(cache)}, expected the tuple (x, W)", hint=layout, oracle="contract")
+        report.require(
+            "cache", False, f"cache is {_describe(cache)}, expected the tuple (x, W)", hint=layout, oracle="contract"
+        )
         return
-    _compare_field(report, "cache x", cache[0], x, layout, suspects={"cache the input x, not the output out": oracles[0][1]})
+    _compare_field(
+        report, "cache x", cache[0], x, layout, suspects={"cache the input x, not the output out": oracles[0][1]}
+    )
     _compare_field(report, "cache W", cache[1], W, layout, suspects={"cache W itself, not its transpose": W.T})
 
 
@@ -138,7 +166,9 @@ def _call_any_shape(call, x, name: str):
     except Exception as error:
         if np.ndim(x) == 2:
             raise
-        raise CheckFailed(f"{name} raised {type(error).__name__} ({error}) for x of shape {np.shape(x)} -> {ANY_SHAPE}") from None
+        raise CheckFailed(
+            f"{name} raised {type(error).__name__} ({error}) for x of shape {np.shape(x)} -> {ANY_SHAPE}"
+        ) from None
 
 
 @visible_check
@@ -149,22 +179,38 @@ def affine_forward(report, affine_forward):
 
 def compare_affine_backward(report: Report, affine_forward, affine_backward, x, W, b, dout, reference=None) -> None:
     """``affine_forward`` is not called: the cache is the one its docstring states, (x, W)."""
-    dx, dW, db = call_backward_twice(report, affine_backward, dout, (x, W), argument_names=("dout", "cache"),
-                                     returns=("dx", "dW", "db"))
-    oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
+    dx, dW, db = call_backward_twice(
+        report, affine_backward, dout, (x, W), argument_names=("dout", "cache"), returns=("dx", "dW", "db")
+    )
+    oracles = [
+        (f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()
+    ]
     if reference is not None:
         _, ref_cache = reference[0](x, W, b)
         oracles.append(("reference", dict(zip(("x", "W", "b"), reference[1](dout, ref_cache)))))
     n = x.shape[0]
     for oracle, grads in oracles:
-        report.compare("dx", dx, grads["x"], oracle=oracle, dtype=F64,
-                       hint="dx = dout W^T: (N, M) @ (M, D) gives (N, D)")
-        report.compare("dW", dW, grads["W"], oracle=oracle, dtype=F64,
-                       hint="dW = x^T dout: (D, N) @ (N, M) gives (D, M)",
-                       suspects={"dW sums over the batch: do not divide by N": grads["W"] / n})
-        report.compare("db", db, grads["b"], oracle=oracle, dtype=F64,
-                       hint="b is added to every row, so db sums dout over the batch axis (axis 0)",
-                       suspects={"db is a sum over the batch, not a mean": grads["b"] / n})
+        report.compare(
+            "dx", dx, grads["x"], oracle=oracle, dtype=F64, hint="dx = dout W^T: (N, M) @ (M, D) gives (N, D)"
+        )
+        report.compare(
+            "dW",
+            dW,
+            grads["W"],
+            oracle=oracle,
+            dtype=F64,
+            hint="dW = x^T dout: (D, N) @ (N, M) gives (D, M)",
+            suspects={"dW sums over the batch: do not divide by N": grads["W"] / n},
+        )
+        report.compare(
+            "db",
+            db,
+            grads["b"],
+            oracle=oracle,
+            dtype=F64,
+            hint="b is added to every row, so db sums dout over the batch axis (axis 0)",
+            suspects={"db is a sum over the batch, not a mean": grads["b"] / n},
+        )
 
 
 @visible_check
@@ -176,13 +222,19 @@ def affine_backward(report, affine_forward, affine_backward):
 # --------------------------------------------------------------------------- activations
 
 ACTIVATIONS = {
-    "tanh": dict(torch_name="tanh", derivative="(1 - out**2)",
-                 formula="tanh(x) = (e^x - e^-x) / (e^x + e^-x)",
-                 overflow="e^x or e^-x overflows for |x| > 709 (inf / inf = nan): np.tanh computes tanh without overflow"),
-    "sigmoid": dict(torch_name="sigmoid", derivative="out * (1 - out)",
-                    formula="sigmoid(x) = 1 / (1 + e^-x)",
-                    overflow="exp overflows for |x| > 709 (inf / inf = nan): write the sigmoid so that exp only "
-                             "ever sees -|x| (for x < 0, multiply its top and bottom by e^x)"),
+    "tanh": dict(
+        torch_name="tanh",
+        derivative="(1 - out**2)",
+        formula="tanh(x) = (e^x - e^-x) / (e^x + e^-x)",
+        overflow="e^x or e^-x overflows for |x| > 709 (inf / inf = nan): np.tanh computes tanh without overflow",
+    ),
+    "sigmoid": dict(
+        torch_name="sigmoid",
+        derivative="out * (1 - out)",
+        formula="sigmoid(x) = 1 / (1 + e^-x)",
+        overflow="exp overflows for |x| > 709 (inf / inf = nan): write the sigmoid so that exp only "
+        "ever sees -|x| (for x < 0, multiply its top and bottom by e^x)",
+    ),
 }
 
 
@@ -196,7 +248,8 @@ def _torch_activation(kind: str, x, dout=None):
 def compare_activation_forward(report: Report, kind: str, forward, x, reference=None) -> None:
     name = f"{kind}_forward"
     out, cache = _call_any_shape(
-        lambda: call_unchanged(report, forward, x, argument_names=("x",), name=name, returns=("out", "cache")), x, name)
+        lambda: call_unchanged(report, forward, x, argument_names=("x",), name=name, returns=("out", "cache")), x, name
+    )
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
     oracles = [(f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), device=d)[0]) for d in devices()]
     if reference is not None:
@@ -206,18 +259,27 @@ def compare_activation_forward(report: Report, kind: str, forward, x, reference=
     with np.errstate(all="ignore"):
         suspects = {f"that is the {other}, not {kind}": _torch_activation(other, x)}
         if kind == "tanh":
-            suspects["mind the brackets: (e^x - e^-x) / (e^x + e^-x)"] = np.exp(x) - np.exp(-x) / (np.exp(x) + np.exp(-x))
+            suspects["mind the brackets: (e^x - e^-x) / (e^x + e^-x)"] = np.exp(x) - np.exp(-x) / (
+                np.exp(x) + np.exp(-x)
+            )
         else:
             suspects["the exponent is -x: 1 / (1 + e^-x)"] = _torch_activation("sigmoid", -x)
     for oracle, expected in oracles:
         # No overflow hint here: these x are moderate, so a nan is not an overflow.
-        report.compare("out", out, expected, oracle=oracle, dtype=F64, hint=_shape_hint(x, spec["formula"]),
-                       suspects=suspects)
+        report.compare(
+            "out", out, expected, oracle=oracle, dtype=F64, hint=_shape_hint(x, spec["formula"]), suspects=suspects
+        )
     # The cache is the learner's own out (the docstring's contract); whether out is right is
     # the line above's business, so a wrong out fails once, not twice.
-    report.compare("cache", cache, out, oracle="your out", tol=1e-12,
-                   hint=f"cache is out = {kind}(x) itself, as the docstring says: {kind}_backward writes the derivative with it",
-                   suspects={f"cache the output out = {kind}(x), not the input x": x})
+    report.compare(
+        "cache",
+        cache,
+        out,
+        oracle="your out",
+        tol=1e-12,
+        hint=f"cache is out = {kind}(x) itself, as the docstring says: {kind}_backward writes the derivative with it",
+        suspects={f"cache the output out = {kind}(x), not the input x": x},
+    )
 
 
 def compare_activation_backward(report: Report, kind: str, forward, backward, x, dout, reference=None) -> None:
@@ -225,9 +287,14 @@ def compare_activation_backward(report: Report, kind: str, forward, backward, x,
     out = _torch_activation(kind, x)
     name = f"{kind}_backward"
     dx = _call_any_shape(
-        lambda: call_backward_twice(report, backward, dout, out.copy(), argument_names=("dout", "cache"), name=name), x, name)
+        lambda: call_backward_twice(report, backward, dout, out.copy(), argument_names=("dout", "cache"), name=name),
+        x,
+        name,
+    )
     torch_fn = getattr(_torch(), ACTIVATIONS[kind]["torch_name"])
-    oracles = [(f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), dout, device=d)[1]["x"]) for d in devices()]
+    oracles = [
+        (f"torch {d}", forward_backward(lambda x: torch_fn(x), dict(x=x), dout, device=d)[1]["x"]) for d in devices()
+    ]
     if reference is not None:
         oracles.append(("reference", reference[1](dout, reference[0](x)[1])))
     derivative = ACTIVATIONS[kind]["derivative"]
@@ -235,19 +302,28 @@ def compare_activation_backward(report: Report, kind: str, forward, backward, x,
     with np.errstate(all="ignore"):
         suspects = {
             "chain rule: multiply the local derivative by the upstream gradient dout": local,
-            f"mind the brackets: dout multiplies the whole derivative {derivative}": dout * 1 - out**2 if kind == "tanh" else dout * out * 1 - out,
-            f"the cache holds out = {kind}(x) already: do not apply {kind} to it again":
-                dout * (1 - _torch_activation(kind, out) ** 2) if kind == "tanh"
-                else dout * _torch_activation(kind, out) * (1 - _torch_activation(kind, out)),
+            f"mind the brackets: dout multiplies the whole derivative {derivative}": dout * 1 - out**2
+            if kind == "tanh"
+            else dout * out * 1 - out,
+            f"the cache holds out = {kind}(x) already: do not apply {kind} to it again": dout
+            * (1 - _torch_activation(kind, out) ** 2)
+            if kind == "tanh"
+            else dout * _torch_activation(kind, out) * (1 - _torch_activation(kind, out)),
         }
         if kind == "sigmoid":
             suspects["the derivative of the sigmoid is out * (1 - out), not tanh's 1 - out**2"] = dout * (1 - out**2)
         else:
             suspects["the derivative of tanh is 1 - out**2 (squared)"] = dout * (1 - out)
     for oracle, expected in oracles:
-        report.compare("dx", dx, expected, oracle=oracle, dtype=F64,
-                       hint=_shape_hint(x, f"dx = dout * {derivative}, with out the forward's output (the cache)"),
-                       suspects=suspects)
+        report.compare(
+            "dx",
+            dx,
+            expected,
+            oracle=oracle,
+            dtype=F64,
+            hint=_shape_hint(x, f"dx = dout * {derivative}, with out the forward's output (the cache)"),
+            suspects=suspects,
+        )
 
 
 # Far into saturation, and one-dimensional (the docstring says "any shape"):
@@ -258,12 +334,20 @@ SATURATED_X = np.array([-1000.0, -40.0, -1e-3, 0.0, 1e-3, 40.0, 1000.0])
 def _activation_forward(report: Report, kind: str, forward) -> None:
     x, _ = activation_case()
     compare_activation_forward(report, kind, forward, x)
-    saturated, _ = _call_any_shape(lambda: call_student(forward, SATURATED_X, returns=("out", "cache")), SATURATED_X,
-                                   f"{kind}_forward")
+    saturated, _ = _call_any_shape(
+        lambda: call_student(forward, SATURATED_X, returns=("out", "cache")), SATURATED_X, f"{kind}_forward"
+    )
     spec = ACTIVATIONS[kind]
     # Same quantity as above: a formula that is wrong everywhere fails once, not twice.
-    report.compare("out", saturated, _torch_activation(kind, SATURATED_X), oracle="large |x|", dtype=F64,
-                   hint=_shape_hint(SATURATED_X, spec["formula"]), nonfinite_hint=spec["overflow"])
+    report.compare(
+        "out",
+        saturated,
+        _torch_activation(kind, SATURATED_X),
+        oracle="large |x|",
+        dtype=F64,
+        hint=_shape_hint(SATURATED_X, spec["formula"]),
+        nonfinite_hint=spec["overflow"],
+    )
 
 
 @visible_check
@@ -306,12 +390,12 @@ MARGIN = 800.0
 
 STABILITY_HINTS = {
     "+1000 rows": "np.exp overflows for large scores (inf / inf = nan): subtract each row's max before "
-                  "np.exp (softmax does not change)",
+    "np.exp (softmax does not change)",
     "far rows": "rows on very different scales: subtract each row's own max (axis=1, keepdims=True); one max "
-                "over the whole batch leaves the exps of the lower rows all 0",
+    "over the whole batch leaves the exps of the lower rows all 0",
     "wide margin": "the true class's softmax underflows to 0 when a wrong class scores far higher, and "
-                   "log(0) = -inf: compute log-softmax as the shifted scores minus the log of the sum of "
-                   "their exps, instead of the log of the softmax",
+    "log(0) = -inf: compute log-softmax as the shifted scores minus the log of the sum of "
+    "their exps, instead of the log of the softmax",
 }
 
 
@@ -329,8 +413,9 @@ def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores,
     """The batch itself against every oracle, then its hard versions against torch on the CPU.
     Each case is the same two quantities (loss, dscores) against another oracle, so one
     mistake gives one FAIL line per quantity: the first case that shows it."""
-    loss, dscores = call_unchanged(report, softmax_cross_entropy, scores, y, argument_names=("scores", "y"),
-                                   returns=("loss", "dscores"))
+    loss, dscores = call_unchanged(
+        report, softmax_cross_entropy, scores, y, argument_names=("scores", "y"), returns=("loss", "dscores")
+    )
     oracles = []
     for d in devices():
         value, grads = forward_backward(_cross_entropy_torch, dict(scores=scores, y=y), 1.0, device=d)
@@ -345,15 +430,29 @@ def compare_softmax_cross_entropy(report: Report, softmax_cross_entropy, scores,
     for oracle, actual_loss, actual_dscores, expected_loss, expected_dscores, nonfinite_hint in oracles:
         one_hot = np.eye(scores.shape[1])[y]
         probs = expected_dscores * n + one_hot
-        report.compare("loss", actual_loss, expected_loss, oracle=oracle, dtype=F64,
-                       hint="loss = mean over the N rows of -log softmax(scores)[n, y[n]]",
-                       suspects={"average over the N examples, do not sum": expected_loss * n},
-                       nonfinite_hint=nonfinite_hint)
-        report.compare("dscores", actual_dscores, expected_dscores, oracle=oracle, dtype=F64,
-                       hint="dscores = (softmax(scores) - one_hot(y)) / N",
-                       suspects={"the loss is a mean, so divide dscores by N": probs - one_hot,
-                                 "subtract 1 at each row's true class y[n]": probs / n},
-                       nonfinite_hint=nonfinite_hint)
+        report.compare(
+            "loss",
+            actual_loss,
+            expected_loss,
+            oracle=oracle,
+            dtype=F64,
+            hint="loss = mean over the N rows of -log softmax(scores)[n, y[n]]",
+            suspects={"average over the N examples, do not sum": expected_loss * n},
+            nonfinite_hint=nonfinite_hint,
+        )
+        report.compare(
+            "dscores",
+            actual_dscores,
+            expected_dscores,
+            oracle=oracle,
+            dtype=F64,
+            hint="dscores = (softmax(scores) - one_hot(y)) / N",
+            suspects={
+                "the loss is a mean, so divide dscores by N": probs - one_hot,
+                "subtract 1 at each row's true class y[n]": probs / n,
+            },
+            nonfinite_hint=nonfinite_hint,
+        )
 
 
 @visible_check
@@ -378,8 +477,9 @@ def _tanh_of_product(A):
 #: step h is exactly 3 x**2 + h**2, so h = 0.01 is told apart from any other step.
 LARGE_STEP = 1e-2
 
-NUMERIC_HINT = ("centred difference: (f(x + h) - f(x - h)) / (2h), each weighted by dout and summed, "
-                "one entry of x at a time")
+NUMERIC_HINT = (
+    "centred difference: (f(x + h) - f(x - h)) / (2h), each weighted by dout and summed, one entry of x at a time"
+)
 
 
 def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cube, dout_product) -> None:
@@ -400,22 +500,43 @@ def compare_numerical_gradient(report: Report, numerical_gradient, x, A, dout_cu
     for label, f, dout, step, exact, tol in cases:
         # The very arrays are passed: x must come back exactly as it was, dout untouched.
         grad = _call_any_shape(
-            lambda: call_unchanged(report, numerical_gradient, f, x, dout, *step, argument_names=(None, "x", "dout"),
-                                   name="numerical_gradient", hint="restore every entry of x you perturb, and leave dout alone"),
-            x, "numerical_gradient")
+            lambda f=f, dout=dout, step=step: call_unchanged(
+                report,
+                numerical_gradient,
+                f,
+                x,
+                dout,
+                *step,
+                argument_names=(None, "x", "dout"),
+                name="numerical_gradient",
+                hint="restore every entry of x you perturb, and leave dout alone",
+            ),
+            x,
+            "numerical_gradient",
+        )
         h = step[0] if step else 1e-5
         with np.errstate(all="ignore"):
             suspects = {
-                "a centred difference takes f(x + h) and f(x - h) (error ~h^2), not f(x + h) and f(x) (error ~h)":
-                    _forward_difference(f, x, dout, h),
+                "a centred difference takes f(x + h) and f(x - h) (error ~h^2), not f(x + h) and f(x) (error ~h)": _forward_difference(
+                    f, x, dout, h
+                ),
                 "divide by 2h: the two points are 2h apart": 2 * exact,
                 "weight f by the upstream gradient: sum(f(x) * dout)": _weights_ignored(f, x, dout, h),
             }
             if step:
                 suspects["use the step h that is passed in, not a fixed one"] = 3 * x**2 * dout_cube
         # One quantity, "grad", against three exact answers: one mistake gives one FAIL line.
-        report.compare("grad", grad, exact, oracle=label, tol=tol, floor=approximate_floor(exact), dtype=F64,
-                       hint=_shape_hint(x, NUMERIC_HINT), suspects=suspects)
+        report.compare(
+            "grad",
+            grad,
+            exact,
+            oracle=label,
+            tol=tol,
+            floor=approximate_floor(exact),
+            dtype=F64,
+            hint=_shape_hint(x, NUMERIC_HINT),
+            suspects=suspects,
+        )
 
 
 def _forward_difference(f, x, dout, h=1e-5):
@@ -462,10 +583,16 @@ def compare_fc_feedback_step(report: Report, fc_feedback_step, x, prev_h, W, b, 
     joined = np.concatenate([x, prev_h], axis=1)
     for oracle, expected in oracles:
         report.compare(
-            "next_h", next_h, expected, oracle=oracle, dtype=F64,
+            "next_h",
+            next_h,
+            expected,
+            oracle=oracle,
+            dtype=F64,
             hint="next_h = tanh([x, prev_h] W + b): join x and prev_h along axis 1 (x first), then the affine layer, then tanh",
             suspects={
-                "x comes first in the concatenation: W's first D rows multiply x": np.tanh(np.concatenate([prev_h, x], axis=1) @ W + b),
+                "x comes first in the concatenation: W's first D rows multiply x": np.tanh(
+                    np.concatenate([prev_h, x], axis=1) @ W + b
+                ),
                 "the step ends with tanh": joined @ W + b,
                 "prev_h must enter the product: feeding it back is the whole point": np.tanh(x @ W[:D] + b),
                 "the step's activation is tanh, not the sigmoid": _torch_activation("sigmoid", joined @ W + b),
@@ -483,20 +610,39 @@ def fc_feedback_step(report, fc_feedback_step):
 
 
 def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd, x, W, b, dout, reference=None) -> None:
-    grads = call_unchanged(report, affine_gradients_autograd, x, W, b, dout, argument_names=("x", "W", "b", "dout"),
-                           returns=("dx", "dW", "db"))
+    grads = call_unchanged(
+        report,
+        affine_gradients_autograd,
+        x,
+        W,
+        b,
+        dout,
+        argument_names=("x", "W", "b", "dout"),
+        returns=("dx", "dW", "db"),
+    )
     # Oracles: torch autograd run here (on every device), the reference when grading.
     keys = {"dx": "x", "dW": "W", "db": "b"}
-    oracles = [(f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()]
+    oracles = [
+        (f"torch {d}", forward_backward(_affine_torch, dict(x=x, W=W, b=b), dout, device=d)[1]) for d in devices()
+    ]
     if reference is not None:
         oracles.append(("reference", dict(zip("xWb", reference[1](dout, reference[0](x, W, b)[1])))))
     summed = forward_backward(_affine_torch, dict(x=x, W=W, b=b), np.ones_like(dout))[1]
     for oracle, expected in oracles:
         for name, grad in zip(("dx", "dW", "db"), grads):
             report.compare(
-                name, grad, expected[keys[name]], oracle=oracle, tol=1e-8, dtype=F64,
+                name,
+                grad,
+                expected[keys[name]],
+                oracle=oracle,
+                tol=1e-8,
+                dtype=F64,
                 hint="make x, W and b leaf tensors with requires_grad=True, compute out = x @ W + b, then out.backward(dout)",
-                suspects={"pass the upstream gradient: out.backward(dout_tensor), not out.sum().backward()": summed[keys[name]]},
+                suspects={
+                    "pass the upstream gradient: out.backward(dout_tensor), not out.sum().backward()": summed[
+                        keys[name]
+                    ]
+                },
             )
 
 
@@ -504,4 +650,3 @@ def compare_affine_gradients_autograd(report: Report, affine_gradients_autograd,
 def affine_gradients_autograd(report, affine_gradients_autograd):
     """Graded: the affine layer's gradients from torch autograd, float64 NumPy arrays; inputs left unchanged."""
     compare_affine_gradients_autograd(report, affine_gradients_autograd, *affine_case())
-

@@ -7,9 +7,10 @@ gradient of ``sum(f(x) * dout)`` with respect to ``x`` at entry ``i`` is approxi
 
 with an error of order h**2 (a one-sided difference is only of order h).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -14,12 +14,14 @@ passes unpack it. Known mistakes are recognised by running PyTorch's own layers 
 inputs the mistake uses (a zero bias, a transposed weight, a zero state, the first input
 repeated): nothing here computes a graded function the way the learner writes it.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from .core import CheckFailed, Report, call_student, call_unchanged, case_array, describe_mismatch, visible_check
-from .torch_oracle import devices, forward_backward, torch_module as _torch
+from .torch_oracle import devices, forward_backward
+from .torch_oracle import torch_module as _torch
 
 #: The fields of a step's cache, in the order the docstrings state and lesson 03 unpacks.
 STEP_CACHE_FIELDS = ("x", "prev_h", "Wx", "Wh", "next_h")
@@ -37,7 +39,8 @@ def require_float64(report: Report, quantity: str, value) -> None:
         return  # the value comparison says what is wrong with it
     dtype = getattr(value, "dtype", None)
     report.require(
-        f"{quantity} dtype", isinstance(value, np.ndarray) and dtype == np.float64,
+        f"{quantity} dtype",
+        isinstance(value, np.ndarray) and dtype == np.float64,
         f"got {type(value).__name__}" + (f" of {dtype}" if dtype is not None else "") + ", expected a float64 array",
         hint="the docstring promises float64: do not create arrays with dtype=np.float32 (or int), nor convert with astype",
         oracle="float64",
@@ -70,7 +73,9 @@ def rnn_oracle(device, x, h0, Wx, Wh, b):
     torch = _torch()
     from ..torch_layout import load_into
 
-    rnn = torch.nn.RNN(Wx.shape[0], Wx.shape[1], nonlinearity="tanh", batch_first=True, dtype=torch.float64, device=device)
+    rnn = torch.nn.RNN(
+        Wx.shape[0], Wx.shape[1], nonlinearity="tanh", batch_first=True, dtype=torch.float64, device=device
+    )
     load_into(rnn, Wx, Wh, b)
     with torch.no_grad():
         out, _ = rnn(torch.tensor(x, device=device), torch.tensor(h0, device=device)[None])
@@ -81,7 +86,9 @@ def _pre_activation(x, prev_h, Wx, Wh, b):
     """The step's input to tanh, from torch's linear layers (for the sigmoid / no-tanh hints)."""
     torch = _torch()
     linear = torch.nn.functional.linear
-    return _np(linear(torch.tensor(x), torch.tensor(Wx.T), torch.tensor(b)) + linear(torch.tensor(prev_h), torch.tensor(Wh.T)))
+    return _np(
+        linear(torch.tensor(x), torch.tensor(Wx.T), torch.tensor(b)) + linear(torch.tensor(prev_h), torch.tensor(Wh.T))
+    )
 
 
 # --------------------------------------------------------------------------- cases
@@ -92,8 +99,11 @@ def _pre_activation(x, prev_h, Wx, Wh, b):
 def _weights(rng, d, h, wx_range=(-0.4, 0.5), wh_range=(-0.3, 0.45), b_range=(-0.2, 0.3)):
     """Wx (D, H), Wh (H, H), b (H,); the fixed ranges go from low to high (Wh is then not
     symmetric, so Wh.T gives other values)."""
-    return (case_array(rng, (d, h), *wx_range, scale=1 / np.sqrt(d)), case_array(rng, (h, h), *wh_range, scale=1 / np.sqrt(h)),
-            case_array(rng, (h,), *b_range, scale=0.5))
+    return (
+        case_array(rng, (d, h), *wx_range, scale=1 / np.sqrt(d)),
+        case_array(rng, (h, h), *wh_range, scale=1 / np.sqrt(h)),
+        case_array(rng, (h,), *b_range, scale=0.5),
+    )
 
 
 def _state(rng, shape, low, high):
@@ -111,8 +121,11 @@ def step_case(rng=None, shape=(3, 4, 5)):
 def sequence_case(rng=None, shape=(2, 4, 3, 5)):
     """x (N, T, D), h0 (N, H), Wx, Wh, b for shape (N, T, D, H)."""
     n, t, d, h = shape
-    return (case_array(rng, (n, t, d), -1.0, 1.1), _state(rng, (n, h), 0.5, -0.6),
-            *_weights(rng, d, h, (-0.5, 0.6), (-0.35, 0.4), (-0.25, 0.2)))
+    return (
+        case_array(rng, (n, t, d), -1.0, 1.1),
+        _state(rng, (n, h), 0.5, -0.6),
+        *_weights(rng, d, h, (-0.5, 0.6), (-0.35, 0.4), (-0.25, 0.2)),
+    )
 
 
 def one_hot_case(rng=None, shape=(2, 3, 6), leave_last_out=True):
@@ -133,8 +146,10 @@ def temporal_affine_case(rng=None, shape=(2, 3, 4, 5)):
 
 # --------------------------------------------------------------------------- rnn_step_forward
 
-STEP_HINT = ("next_h is tanh of (x Wx + prev_h Wh + b), section 2's formula; check each term: "
-             "(N, D)(D, H), (N, H)(H, H) and the bias (H,)")
+STEP_HINT = (
+    "next_h is tanh of (x Wx + prev_h Wh + b), section 2's formula; check each term: "
+    "(N, D)(D, H), (N, H)(H, H) and the bias (H,)"
+)
 
 
 def _step_suspects(x, prev_h, Wx, Wh, b):
@@ -148,7 +163,9 @@ def _step_suspects(x, prev_h, Wx, Wh, b):
         "prev_h must enter the sum: prev_h @ Wh": rnn_cell_oracle("cpu", x, np.zeros_like(prev_h), Wx, Wh, b),
     }
     if Wh.shape[0] == Wh.shape[1]:
-        suspects["prev_h @ Wh, not prev_h @ Wh.T: Wh is (H, H) in the row-vector layout"] = rnn_cell_oracle("cpu", x, prev_h, Wx, Wh.T, b)
+        suspects["prev_h @ Wh, not prev_h @ Wh.T: Wh is (H, H) in the row-vector layout"] = rnn_cell_oracle(
+            "cpu", x, prev_h, Wx, Wh.T, b
+        )
     return suspects
 
 
@@ -164,7 +181,9 @@ def compare_step_cache(report: Report, cache, x, prev_h, Wx, Wh, b, next_h, orac
     for position, (label, value, want) in enumerate(zip(_CACHE_LABELS, cache, expected)):
         suspects = {}
         if position == 4:
-            suspects["cache the step's output next_h (after tanh), not its input"] = _pre_activation(x, prev_h, Wx, Wh, b)
+            suspects["cache the step's output next_h (after tanh), not its input"] = _pre_activation(
+                x, prev_h, Wx, Wh, b
+            )
             suspects["the cache's last field is next_h, the new state, not prev_h"] = prev_h
         if position == 1:
             suspects["the cache's second field is prev_h, the state entering the step, not next_h"] = next_h
@@ -176,9 +195,17 @@ def compare_rnn_step_forward(report: Report, rnn_step_forward, x, prev_h, Wx, Wh
     if reference is not None:
         oracles.append(("reference", reference(x, prev_h, Wx, Wh, b)[0]))
     suspects = _step_suspects(x, prev_h, Wx, Wh, b)
-    next_h, cache = call_unchanged(report, rnn_step_forward, x, prev_h, Wx, Wh, b,
-                                   argument_names=("x", "prev_h", "Wx", "Wh", "b"),
-                                   returns=("next_h", "cache"))
+    next_h, cache = call_unchanged(
+        report,
+        rnn_step_forward,
+        x,
+        prev_h,
+        Wx,
+        Wh,
+        b,
+        argument_names=("x", "prev_h", "Wx", "Wh", "b"),
+        returns=("next_h", "cache"),
+    )
     for oracle, expected in oracles:
         report.compare("next_h", next_h, expected, oracle=oracle, hint=STEP_HINT, suspects=suspects)
     require_float64(report, "next_h", next_h)
@@ -194,8 +221,10 @@ def rnn_step_forward(report, rnn_step_forward):
 
 # --------------------------------------------------------------------------- rnn_forward
 
-FORWARD_HINT = ("loop over t = 0..T-1: call rnn_step_forward on x[:, t] and the previous state, "
-                "store the new state in h[:, t] and feed it to the next step")
+FORWARD_HINT = (
+    "loop over t = 0..T-1: call rnn_step_forward on x[:, t] and the previous state, "
+    "store the new state in h[:, t] and feed it to the next step"
+)
 
 
 def _forward_suspects(x, h0, Wx, Wh, b, states):
@@ -207,11 +236,14 @@ def _forward_suspects(x, h0, Wx, Wh, b, states):
     from_h0 = rnn_oracle("cpu", x.reshape(N * T, 1, D), np.repeat(h0, T, axis=0), Wx, Wh, b).reshape(N, T, H)
     suspects = {
         "feed back the previous step's state, not h0 at every step": from_h0,
-        "store the new state at step t (h[:, t] = next_h), not the previous one":
-            np.concatenate([h0[:, None], states[:, :-1]], axis=1),
+        "store the new state at step t (h[:, t] = next_h), not the previous one": np.concatenate(
+            [h0[:, None], states[:, :-1]], axis=1
+        ),
         "the step at time t reads x[:, t]": rnn_oracle("cpu", np.repeat(x[:, :1], T, axis=1), h0, Wx, Wh, b),
         "did you add the bias b?": rnn_oracle("cpu", x, h0, Wx, Wh, np.zeros_like(b)),
-        "run every step: range(T), not range(T - 1)": np.concatenate([states[:, :-1], np.zeros_like(states[:, :1])], axis=1),
+        "run every step: range(T), not range(T - 1)": np.concatenate(
+            [states[:, :-1], np.zeros_like(states[:, :1])], axis=1
+        ),
         "start from h0, the given initial state, not from zeros": rnn_oracle("cpu", x, np.zeros_like(h0), Wx, Wh, b),
     }
     if Wh.shape[0] == Wh.shape[1]:
@@ -227,17 +259,31 @@ def compare_sequence_cache(report: Report, cache, x, h0, Wx, Wh, states) -> None
     T = x.shape[1]
     if not isinstance(cache, (list, tuple)) or len(cache) != T:
         got = f"a {type(cache).__name__} of {len(cache)}" if isinstance(cache, (tuple, list)) else type(cache).__name__
-        report.require("cache", False, f"got {got} for T = {T}",
-                       hint="the cache is a list of the T step caches, one per step, in time order", oracle="cache")
+        report.require(
+            "cache",
+            False,
+            f"got {got} for T = {T}",
+            hint="the cache is a list of the T step caches, one per step, in time order",
+            oracle="cache",
+        )
         return
     if not all(isinstance(step, (tuple, list)) and len(step) == 5 for step in cache):
-        report.require("cache", False, "its entries are not all 5-field step caches",
-                       hint="append each step's cache, the tuple (x, prev_h, Wx, Wh, next_h) that rnn_step_forward returns",
-                       oracle="cache")
+        report.require(
+            "cache",
+            False,
+            "its entries are not all 5-field step caches",
+            hint="append each step's cache, the tuple (x, prev_h, Wx, Wh, next_h) that rnn_step_forward returns",
+            oracle="cache",
+        )
         return
     before = np.concatenate([h0[:, None], states[:, :-1]], axis=1)
-    expected = (x.transpose(1, 0, 2), before.transpose(1, 0, 2), np.repeat(Wx[None], T, axis=0),
-                np.repeat(Wh[None], T, axis=0), states.transpose(1, 0, 2))
+    expected = (
+        x.transpose(1, 0, 2),
+        before.transpose(1, 0, 2),
+        np.repeat(Wx[None], T, axis=0),
+        np.repeat(Wh[None], T, axis=0),
+        states.transpose(1, 0, 2),
+    )
     aliased = "every step's cache holds the same array: a state changed in place after it was cached; give each step a new array"
     for position, (label, want) in enumerate(zip(_CACHE_LABELS, expected)):
         actual = [step[position] for step in cache]
@@ -249,13 +295,19 @@ def compare_sequence_cache(report: Report, cache, x, h0, Wx, Wh, states) -> None
             # One buffer holds every state: steps 1.. cached it as their previous state (step 0
             # may still hold h0, unless h0 itself is the buffer).
             suspects[aliased] = last
-            suspects[aliased.replace("every step's cache", "every step's cache from t = 1 on")] = \
-                np.concatenate([h0[None], last[1:]], axis=0)
+            suspects[aliased.replace("every step's cache", "every step's cache from t = 1 on")] = np.concatenate(
+                [h0[None], last[1:]], axis=0
+            )
         if position == 1:
             suspects["step t's cache holds the state entering step t (h0 at t = 0)"] = states.transpose(1, 0, 2)
-        report.compare(f"steps' {label}", actual, want, oracle="cache",
-                       hint="step t's cache is what rnn_step_forward returned at step t: (x[:, t], the state before it, Wx, Wh, the state after it)",
-                       suspects=suspects)
+        report.compare(
+            f"steps' {label}",
+            actual,
+            want,
+            oracle="cache",
+            hint="step t's cache is what rnn_step_forward returned at step t: (x[:, t], the state before it, Wx, Wh, the state after it)",
+            suspects=suspects,
+        )
 
 
 def compare_rnn_forward(report: Report, rnn_forward, x, h0, Wx, Wh, b, reference=None) -> None:
@@ -264,9 +316,9 @@ def compare_rnn_forward(report: Report, rnn_forward, x, h0, Wx, Wh, b, reference
     if reference is not None:
         oracles.append(("reference", reference(x, h0, Wx, Wh, b)[0]))
     suspects = _forward_suspects(x, h0, Wx, Wh, b, oracles[0][1])
-    h, cache = call_unchanged(report, rnn_forward, x, h0, Wx, Wh, b,
-                              argument_names=("x", "h0", "Wx", "Wh", "b"),
-                              returns=("h", "cache"))
+    h, cache = call_unchanged(
+        report, rnn_forward, x, h0, Wx, Wh, b, argument_names=("x", "h0", "Wx", "Wh", "b"), returns=("h", "cache")
+    )
     for oracle, expected in oracles:
         report.compare("h", h, expected, oracle=oracle, hint=FORWARD_HINT, suspects=suspects)
     require_float64(report, "h", h)
@@ -304,17 +356,29 @@ def _require_the_step(report: Report, rnn_forward, x, h0, Wx, Wh, b) -> None:
     finally:
         namespace["rnn_step_forward"] = step
     T = x.shape[1]
-    report.require("uses step", len(calls) == T, f"called rnn_step_forward {len(calls)} times for T = {T}",
-                   hint="loop over t and call rnn_step_forward once per step, feeding each new h into the next",
-                   oracle="the loop")
+    report.require(
+        "uses step",
+        len(calls) == T,
+        f"called rnn_step_forward {len(calls)} times for T = {T}",
+        hint="loop over t and call rnn_step_forward once per step, feeding each new h into the next",
+        oracle="the loop",
+    )
     try:
         first = call_student(step, x[:, 0], h0, Wx, Wh, b)
-        step_right = isinstance(first, tuple) and len(first) == 2 and not describe_mismatch(first[0], rnn_cell_oracle("cpu", x[:, 0], h0, Wx, Wh, b), 1e-7)[0]
+        step_right = (
+            isinstance(first, tuple)
+            and len(first) == 2
+            and not describe_mismatch(first[0], rnn_cell_oracle("cpu", x[:, 0], h0, Wx, Wh, b), 1e-7)[0]
+        )
     except Exception:  # noqa: BLE001 (any crash of the learner's step means it is not right)
         step_right = False
-    report.require("step", step_right, "rnn_step_forward gives wrong values",
-                   hint="fix rnn_step_forward first (its own check): rnn_forward is only as right as the step it calls",
-                   oracle="RNNCell")
+    report.require(
+        "step",
+        step_right,
+        "rnn_step_forward gives wrong values",
+        hint="fix rnn_step_forward first (its own check): rnn_forward is only as right as the step it calls",
+        oracle="RNNCell",
+    )
 
 
 # --------------------------------------------------------------------------- one_hot
@@ -335,7 +399,9 @@ def compare_one_hot(report: Report, one_hot, idx, V, reference=None) -> None:
         oracles.append(("reference", reference(idx, V)))
     N, T = idx.shape
     suspects = {
-        "V is given: do not infer it from idx.max() + 1 (a character may be absent from a batch)": _one_hot_torch("cpu", idx),
+        "V is given: do not infer it from idx.max() + 1 (a character may be absent from a batch)": _one_hot_torch(
+            "cpu", idx
+        ),
         "keep the (N, T) layout: the result is (N, T, V), not (N * T, V)": _one_hot_torch("cpu", idx.reshape(N * T), V),
         "index i sets position i (indices start at 0), not i + 1": _one_hot_torch("cpu", idx + 1, V + 1)[..., :V],
         "index i sets position i (indices start at 0), not i - 1": _one_hot_torch("cpu", (idx - 1) % V, V),
@@ -343,15 +409,22 @@ def compare_one_hot(report: Report, one_hot, idx, V, reference=None) -> None:
     encoded = call_unchanged(report, one_hot, idx, V, argument_names=("idx", None))
     kind = getattr(getattr(encoded, "dtype", None), "kind", None)
     report.require(
-        "dtype", isinstance(encoded, np.ndarray) and encoded.dtype == np.float64,
+        "dtype",
+        isinstance(encoded, np.ndarray) and encoded.dtype == np.float64,
         f"got {type(encoded).__name__}" + (f" of {encoded.dtype}" if hasattr(encoded, "dtype") else ""),
-        hint=("return float64, as the docstring says: the encoding is multiplied by weights; np.eye(V) is float64 already"
-              if kind in (None, "b", "i", "u") else "return float64, as the docstring says, not float32"),
+        hint=(
+            "return float64, as the docstring says: the encoding is multiplied by weights; np.eye(V) is float64 already"
+            if kind in (None, "b", "i", "u")
+            else "return float64, as the docstring says, not float32"
+        ),
         oracle="float64",
     )
     for oracle, expected in oracles:
         report.compare(
-            "encoded", encoded, expected, oracle=oracle,
+            "encoded",
+            encoded,
+            expected,
+            oracle=oracle,
             hint="encoded[n, t] is the row of the V x V identity at idx[n, t]: 1.0 there and 0.0 elsewhere",
             suspects=suspects,
         )
@@ -385,17 +458,22 @@ def compare_temporal_affine_forward(report: Report, temporal_affine_forward, x, 
     suspects = {
         "did you add the bias b?": _linear(x, W),
         # Rows taken time-major, then the result read back batch-major: the rows land on the wrong (n, t).
-        "reshape (N, T, H) to (N * T, H) directly: swapping axes first scrambles the order of the rows":
-            expected_out.transpose(1, 0, 2).reshape(N, T, M),
+        "reshape (N, T, H) to (N * T, H) directly: swapping axes first scrambles the order of the rows": expected_out.transpose(
+            1, 0, 2
+        ).reshape(N, T, M),
         "reshape the result back to (N, T, M)": expected_out.reshape(N * T, M),
     }
     if H == M:
         suspects["x @ W, not x @ W.T: W is (H, M)"] = _linear(x, W.T, b)
-    out, cache = call_unchanged(report, temporal_affine_forward, x, W, b,
-                                argument_names=("x", "W", "b"), returns=("out", "cache"))
+    out, cache = call_unchanged(
+        report, temporal_affine_forward, x, W, b, argument_names=("x", "W", "b"), returns=("out", "cache")
+    )
     for oracle, expected in oracles:
         report.compare(
-            "out", out, expected, oracle=oracle,
+            "out",
+            out,
+            expected,
+            oracle=oracle,
             hint="the same affine layer at every step: out[:, t] = x[:, t] W + b, for every t at once",
             suspects=suspects,
         )
@@ -405,8 +483,14 @@ def compare_temporal_affine_forward(report: Report, temporal_affine_forward, x, 
         report.require("cache", False, f"got {type(cache).__name__}", hint=layout, oracle="cache")
         return
     for position, (label, value, want) in enumerate(zip(("cache[0] x", "cache[1] W", "cache[2] b"), cache, (x, W, b))):
-        report.compare(label, value, want, oracle="cache", hint=layout,
-                       suspects={"cache the layer's input x, not its output": expected_out} if position == 0 else None)
+        report.compare(
+            label,
+            value,
+            want,
+            oracle="cache",
+            hint=layout,
+            suspects={"cache the layer's input x, not its output": expected_out} if position == 0 else None,
+        )
 
 
 @visible_check
@@ -418,8 +502,10 @@ def temporal_affine_forward(report, temporal_affine_forward):
 
 # --------------------------------------------------------------------------- the cell as a torch module
 
-MODULE_HINT = ("forward(x, h) computes the step of section 2 with torch operations on the parameters "
-               "self.Wx, self.Wh and self.b (row-vector layout: x @ weight)")
+MODULE_HINT = (
+    "forward(x, h) computes the step of section 2 with torch operations on the parameters "
+    "self.Wx, self.Wh and self.b (row-vector layout: x @ weight)"
+)
 MODULE_PARAMETERS = ("Wx", "Wh", "b")
 
 
@@ -436,13 +522,16 @@ def rnn_cell_module_harness(module_class):
         module = module_class(Wx.shape[0], Wx.shape[1]).to(torch.float64)
         parameters = dict(module.named_parameters())
         if set(parameters) != set(MODULE_PARAMETERS):
-            raise CheckFailed(f"{name}: it should have the parameters Wx, Wh and b (torch.nn.Parameter); "
-                              f"it has {sorted(parameters)}")
+            raise CheckFailed(
+                f"{name}: it should have the parameters Wx, Wh and b (torch.nn.Parameter); it has {sorted(parameters)}"
+            )
         with torch.no_grad():
             for parameter, value in zip(MODULE_PARAMETERS, (Wx, Wh, b)):
                 if tuple(parameters[parameter].shape) != value.shape:
-                    raise CheckFailed(f"{name}: {parameter} has shape {tuple(parameters[parameter].shape)}, expected "
-                                      f"{value.shape}: the course's layout is Wx (D, H), Wh (H, H), b (H,)")
+                    raise CheckFailed(
+                        f"{name}: {parameter} has shape {tuple(parameters[parameter].shape)}, expected "
+                        f"{value.shape}: the course's layout is Wx (D, H), Wh (H, H), b (H,)"
+                    )
                 parameters[parameter].copy_(torch.from_numpy(value))
             # from_numpy shares memory: an in-place operation on x or h in forward shows as an
             # input left changed.
@@ -461,8 +550,9 @@ def compare_rnn_cell_module(report: Report, rnn_cell_module_forward, x, h0, Wx, 
     oracles = [(f"RNNCell {d}", rnn_cell_oracle(d, x[:, 0], h0, Wx, Wh, b)) for d in devices()]
     if reference is not None:
         oracles.append(("reference", reference(x[:, 0], h0, Wx, Wh, b)[0]))
-    first = call_unchanged(report, rnn_cell_module_forward, x[:, 0].copy(), h0, Wx, Wh, b,
-                           argument_names=("x", "h", "Wx", "Wh", "b"))
+    first = call_unchanged(
+        report, rnn_cell_module_forward, x[:, 0].copy(), h0, Wx, Wh, b, argument_names=("x", "h", "Wx", "Wh", "b")
+    )
     suspects = _step_suspects(x[:, 0], h0, Wx, Wh, b)
     for oracle, expected in oracles:
         report.compare("next_h", first, expected, oracle=oracle, hint=MODULE_HINT, suspects=suspects)
@@ -479,9 +569,14 @@ def compare_rnn_cell_module(report: Report, rnn_cell_module_forward, x, h0, Wx, 
         unrolled = None
     expected_states = rnn_oracle("cpu", x, h0, Wx, Wh, b)
     for d in devices():
-        report.compare("h (T)", unrolled, rnn_oracle(d, x, h0, Wx, Wh, b), oracle=f"RNN {d}",
-                       hint=MODULE_HINT + "; the same cell at every step",
-                       suspects=_forward_suspects(x, h0, Wx, Wh, b, expected_states))
+        report.compare(
+            "h (T)",
+            unrolled,
+            rnn_oracle(d, x, h0, Wx, Wh, b),
+            oracle=f"RNN {d}",
+            hint=MODULE_HINT + "; the same cell at every step",
+            suspects=_forward_suspects(x, h0, Wx, Wh, b, expected_states),
+        )
 
 
 @visible_check(harness=rnn_cell_module_harness)

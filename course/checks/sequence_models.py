@@ -125,9 +125,7 @@ def pad_suspects(padded: np.ndarray, lengths: np.ndarray, pad_value) -> dict:
     }
 
 
-def compare_pad_sequences(
-    report: Report, pad_sequences, seqs, pad_value, expected=None, *, oracle="fixed"
-) -> None:
+def compare_pad_sequences(report: Report, pad_sequences, seqs, pad_value, expected=None, *, oracle="fixed") -> None:
     """``expected``: (padded, lengths), or None to call only (a hidden check recording).
     The list and its arrays must be left unchanged (a hidden check's record carries a change too)."""
     padded, lengths = explained(

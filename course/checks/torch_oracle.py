@@ -3,9 +3,10 @@
 Checks compare a learner's NumPy results with PyTorch on the CPU and, when CUDA is
 available, on the GPU as well (one printed line per device).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -55,8 +56,9 @@ def forward_backward(
     return out.detach().cpu().numpy(), grads
 
 
-def gradient_oracles(torch_function: Callable, numpy_function: Callable | None, inputs: Mapping[str, np.ndarray],
-                     dout, names) -> list[tuple[str, dict[str, np.ndarray]]]:
+def gradient_oracles(
+    torch_function: Callable, numpy_function: Callable | None, inputs: Mapping[str, np.ndarray], dout, names
+) -> list[tuple[str, dict[str, np.ndarray]]]:
     """The oracles of a backward pass: PyTorch autograd of ``torch_function`` on every device
     and, when ``numpy_function`` is given, centred differences of it ("numeric").
 

@@ -5,6 +5,7 @@ Each sequence starts with a **signal** token, ``A`` or ``B``, followed by ``gap`
 the whole sequence and answers from its last hidden state, so it must carry one bit across
 ``gap`` steps while ignoring the noise. A coin toss scores 50%.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,17 @@ class Classifier(torch.nn.Module):
         return self.out(self.rnn(x)[0][:, -1])
 
 
-def train_long_gap(kind: str, gap: int, steps: int, seed: int = 0, *, memory_bias: float = 0.0,
-                   hidden: int = 32, lr: float = 0.003, batch: int = 64) -> tuple[Classifier, float]:
+def train_long_gap(
+    kind: str,
+    gap: int,
+    steps: int,
+    seed: int = 0,
+    *,
+    memory_bias: float = 0.0,
+    hidden: int = 32,
+    lr: float = 0.003,
+    batch: int = 64,
+) -> tuple[Classifier, float]:
     """Train a Classifier with Adam for ``steps`` batches; return it and its held-out accuracy."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)

@@ -7,6 +7,7 @@ of the course root (nbgrader_config.py, lessons/, solutions/): the repository's 
 are never touched. nbgrader_config.py sets the course root from its own location, so
 the copied config makes Validate and the formgrader work in the copy.
 """
+
 from __future__ import annotations
 
 import json
@@ -127,14 +128,25 @@ def lab(course_root, tmp_path_factory, artifacts):
     if os.geteuid() == 0:  # containers and CI often run as root, which Jupyter refuses by default
         lab_args += " --ServerApp.allow_root=True"
     command = [
-        "make", "--silent", "-C", str(course_root), "-f", str(REPO_ROOT / "Makefile"),
-        f"VENV={venv}", f"--old-file={venv / '.installed'}", "lab", f"LAB_ARGS={lab_args}",
+        "make",
+        "--silent",
+        "-C",
+        str(course_root),
+        "-f",
+        str(REPO_ROOT / "Makefile"),
+        f"VENV={venv}",
+        f"--old-file={venv / '.installed'}",
+        "lab",
+        f"LAB_ARGS={lab_args}",
     ]
     log_path = artifacts / "lab-server.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            command, cwd=course_root, env=_server_env(tmp_path_factory.mktemp("jupyter")),
-            stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=course_root,
+            env=_server_env(tmp_path_factory.mktemp("jupyter")),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so that stopping it stops it all
         )
         running = Lab(base_url=f"http://127.0.0.1:{port}", token=token, root=course_root)

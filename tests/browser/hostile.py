@@ -11,6 +11,7 @@ Every payload, if it ever ran, would leave a trace: it appends its name to
 ``window.__pwned``, sets ``document.title`` to "PWNED-<name>", calls
 ``fetch('/api/contents?pwned=<name>')`` (with the page's session) and ``alert('<name>')``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,8 +33,10 @@ MARKER = "PWNED"
 def payload(name: str) -> str:
     """JavaScript that leaves every trace: single quotes only (it fits in "attributes"), no
     spaces and balanced parentheses (it fits in a Markdown link)."""
-    return (f"window.__pwned=(window.__pwned||[]).concat(['{name}']);document.title='{MARKER}-{name}';"
-            f"fetch('/api/contents?pwned={name}');alert('{name}')")
+    return (
+        f"window.__pwned=(window.__pwned||[]).concat(['{name}']);document.title='{MARKER}-{name}';"
+        f"fetch('/api/contents?pwned={name}');alert('{name}')"
+    )
 
 
 def _html_vectors() -> dict[str, str]:
@@ -60,12 +63,14 @@ def _html_vectors() -> dict[str, str]:
 
 
 def _svg(name: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="{payload(name)}">'
-            f"<script>{payload(name + '-inner')}</script><rect width='10' height='10'/></svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="{payload(name)}">'
+        f"<script>{payload(name + '-inner')}</script><rect width='10' height='10'/></svg>"
+    )
 
 
 # What the student's code cell does when the grader runs it: one display per vector.
-STUDENT_CODE = '''
+STUDENT_CODE = """
 from IPython.display import HTML, SVG, Javascript, Markdown, display
 
 VECTORS = {html_vectors!r}
@@ -82,7 +87,7 @@ print({stdout!r})
 
 def answer():
     return 42
-'''.strip()
+""".strip()
 
 MARKDOWN_CELL = f'''
 ## A student's notes
@@ -104,7 +109,7 @@ Honest text stays readable: `a < b`, $x_t W_x + h_{{t-1}} W_h$, and
 > a quotation.
 '''.strip()
 
-RAW_CELL = f"<script>{payload('raw-script')}</script><img src=x onerror=\"{payload('raw-img-onerror')}\">"
+RAW_CELL = f'<script>{payload("raw-script")}</script><img src=x onerror="{payload("raw-img-onerror")}">'
 
 STRAY_HTML = f"<!doctype html><title>stray</title><script>{payload('stray-html')}</script><p>stray page</p>"
 
@@ -135,26 +140,53 @@ class HostileCourse:
 
 def vector_names() -> list[str]:
     """Every payload's name (some payloads carry two: an SVG's onload and its script)."""
-    names = list(_html_vectors()) + ["html-isolated", "javascript-output", "svg-output", "svg-output-inner",
-                                     "markdown-output-link", "markdown-output-img", "widget-output",
-                                     "unknown-output", "stdout", "html-embed-svg-inner"]
-    names += ["md-script", "md-img-onerror", "md-svg-onload", "md-iframe-srcdoc", "md-details-ontoggle",
-              "md-a-javascript", "md-link-javascript", "md-ref-javascript", "md-image-javascript",
-              "md-attachment", "md-attachment-inner", "raw-script", "raw-img-onerror", "stray-html",
-              "stray-svg", "stray-svg-inner", "tag-attribute"]
+    names = list(_html_vectors()) + [
+        "html-isolated",
+        "javascript-output",
+        "svg-output",
+        "svg-output-inner",
+        "markdown-output-link",
+        "markdown-output-img",
+        "widget-output",
+        "unknown-output",
+        "stdout",
+        "html-embed-svg-inner",
+    ]
+    names += [
+        "md-script",
+        "md-img-onerror",
+        "md-svg-onload",
+        "md-iframe-srcdoc",
+        "md-details-ontoggle",
+        "md-a-javascript",
+        "md-link-javascript",
+        "md-ref-javascript",
+        "md-image-javascript",
+        "md-attachment",
+        "md-attachment-inner",
+        "raw-script",
+        "raw-img-onerror",
+        "stray-html",
+        "stray-svg",
+        "stray-svg-inner",
+        "tag-attribute",
+    ]
     return names
 
 
 def _source_notebook():
     """The instructor's one-exercise notebook: a solution cell and a graded test cell."""
+
     def meta(**nbgrader):
         return {"nbgrader": {"schema_version": 3, "locked": False, "solution": False, "grade": False, **nbgrader}}
 
     solution = nbformat.v4.new_code_cell(
         "### BEGIN SOLUTION\ndef answer():\n    return 42\n### END SOLUTION",
-        metadata=meta(grade_id="answer", solution=True))
-    test = nbformat.v4.new_code_cell("assert answer() == 42", metadata=meta(grade_id="check_answer", grade=True,
-                                                                             locked=True, points=1))
+        metadata=meta(grade_id="answer", solution=True),
+    )
+    test = nbformat.v4.new_code_cell(
+        "assert answer() == 42", metadata=meta(grade_id="check_answer", grade=True, locked=True, points=1)
+    )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Hostile fixture"), solution, test])
     notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
@@ -168,8 +200,10 @@ def _hostile_submission(released: Path):
         isolated=f"<script>{payload('html-isolated')}</script>",
         javascript=payload("javascript-output"),
         svg=_svg("svg-output"),
-        markdown=(f"[markdown output](javascript:{payload('markdown-output-link')}) "
-                  f"<img src=x onerror=\"{payload('markdown-output-img')}\">"),
+        markdown=(
+            f"[markdown output](javascript:{payload('markdown-output-link')}) "
+            f'<img src=x onerror="{payload("markdown-output-img")}">'
+        ),
         widget_html=f"<script>{payload('widget-output')}</script>",
         unknown=f"<script>{payload('unknown-output')}</script>",
         stdout=f"<script>{payload('stdout')}</script>",
@@ -197,8 +231,9 @@ def build(root: Path, config: Path = COURSE_ROOT / "nbgrader_config.py") -> Host
 
     course = HostileCourse(root)
     course.submitted.mkdir(parents=True)
-    nbformat.write(_hostile_submission(root / "lessons" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"),
-                   course.submitted / f"{NOTEBOOK}.ipynb")
+    nbformat.write(
+        _hostile_submission(root / "lessons" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"), course.submitted / f"{NOTEBOOK}.ipynb"
+    )
     # Stray files beside the notebook (plain nbgrader copies them into autograded/).
     (course.submitted / "stray.html").write_text(STRAY_HTML)
     (course.submitted / "stray.svg").write_text(_svg("stray-svg"))

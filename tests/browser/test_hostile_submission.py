@@ -12,6 +12,7 @@ dialog), and the page must carry the policy the server or the file gives it.
 
 Screenshots of the formgrader showing the submission inert land in tests/artifacts/browser/.
 """
+
 from __future__ import annotations
 
 import re
@@ -80,8 +81,13 @@ class Watch:
 
     def traces(self) -> dict:
         """Every trace a payload would leave, in the page and in each of its frames."""
-        found = {"pwned": [], "titles": [], "javascript_urls": [], "dialogs": list(self.dialogs),
-                 "pwned_requests": [url for url in self.requests if _is_payload_fetch(url)]}
+        found = {
+            "pwned": [],
+            "titles": [],
+            "javascript_urls": [],
+            "dialogs": list(self.dialogs),
+            "pwned_requests": [url for url in self.requests if _is_payload_fetch(url)],
+        }
         for frame in self.page.frames:
             try:
                 seen = frame.locator(":root").evaluate(TRACES, timeout=FRAME_READ_TIMEOUT_MS)
@@ -108,7 +114,9 @@ def _is_payload_fetch(url: str) -> bool:
     """The request a running payload makes (not, say, an <img src="javascript:..."> the
     browser refuses to load)."""
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https", "file") and parts.path.endswith("/api/contents") and "pwned=" in parts.query
+    return (
+        parts.scheme in ("http", "https", "file") and parts.path.endswith("/api/contents") and "pwned=" in parts.query
+    )
 
 
 def _assert_inert(watch: Watch, sanitised: bool = True) -> None:
@@ -150,14 +158,17 @@ def test_feedback_file_opened_from_disk(course, page: Page):
     _assert_inert(watch)
 
 
-@pytest.mark.parametrize("path", [
-    "files/feedback/{student}/{assignment}/hostile.html",
-    "view/feedback/{student}/{assignment}/hostile.html",
-    "files/submitted/{student}/{assignment}/stray.html",
-    "files/autograded/{student}/{assignment}/stray.html",
-    "files/autograded/{student}/{assignment}/stray.svg",
-    "nbconvert/html/autograded/{student}/{assignment}/hostile.ipynb",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "files/feedback/{student}/{assignment}/hostile.html",
+        "view/feedback/{student}/{assignment}/hostile.html",
+        "files/submitted/{student}/{assignment}/stray.html",
+        "files/autograded/{student}/{assignment}/stray.html",
+        "files/autograded/{student}/{assignment}/stray.svg",
+        "nbconvert/html/autograded/{student}/{assignment}/hostile.ipynb",
+    ],
+)
 def test_submission_files_served_by_the_course_server(lab, page: Page, path: str):
     watch = Watch(page)
     response = watch.open(lab.url(path.format(student=hostile.STUDENT, assignment=hostile.ASSIGNMENT)))
@@ -257,12 +268,17 @@ def test_a_students_html_is_never_opened_in_jupyterlab(lab, page: Page):
             return error.code
 
     folder = f"{hostile.STUDENT}/{hostile.ASSIGNMENT}"
-    for stray in (f"submitted/{folder}/stray.html", f"autograded/{folder}/stray.html", f"autograded/{folder}/stray.svg"):
+    for stray in (
+        f"submitted/{folder}/stray.html",
+        f"autograded/{folder}/stray.html",
+        f"autograded/{folder}/stray.svg",
+    ):
         assert status(f"api/contents/{stray}") == 403, stray
         assert status(f"api/contents/{stray}?content=0") == 200, stray  # it still lists
     assert status(f"api/contents/feedback/{folder}/hostile.html") == 200
-    listing = urllib.request.Request(f"{lab.base_url}/api/contents/submitted/{folder}",
-                                     headers={"Authorization": f"token {lab.token}"})
+    listing = urllib.request.Request(
+        f"{lab.base_url}/api/contents/submitted/{folder}", headers={"Authorization": f"token {lab.token}"}
+    )
     with urllib.request.urlopen(listing, timeout=30) as response:
         assert "stray.html" in {item["name"] for item in json.load(response)["content"]}
 

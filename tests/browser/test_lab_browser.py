@@ -4,6 +4,7 @@ finds the lesson in the formgrader.
 
 Screenshots of each step land in tests/artifacts/browser/ (git-ignored).
 """
+
 from __future__ import annotations
 
 import hashlib
