@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autograder.grading import grade_class  # noqa: E402
 from autograder.sandbox import sandbox_available  # noqa: E402
-from tests.fixture_class import LESSON, NOTEBOOK, _fill, _solution_answers, _student_copy  # noqa: E402
+from tests.pipeline.fixture_class import LESSON, NOTEBOOK, _fill, _solution_answers, _student_copy  # noqa: E402
 
 SUBMISSIONS = 20
 

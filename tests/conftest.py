@@ -55,38 +55,7 @@ LEVELS = ("unit", "lessons", "pipeline", "environment")
 
 #: The level of each test file while the suite is still flat. regroup.sh reads this table to
 #: move each file into tests/<level>/; after the move the folder says it and this goes.
-FLAT_LAYOUT = {
-    "test_checks.py": "unit",
-    "test_datasets.py": "unit",
-    "test_device.py": "unit",
-    "test_layout.py": "unit",
-    "test_lint.py": "unit",
-    "test_long_gap.py": "unit",
-    "test_references.py": "unit",
-    "test_references_gru.py": "unit",
-    "test_references_lstm.py": "unit",
-    "test_bptt_checks.py": "lessons",
-    "test_known_wrong.py": "lessons",
-    "test_leak_scan.py": "lessons",
-    "test_notebooks.py": "lessons",
-    "test_readme_totals.py": "lessons",
-    "test_sequence_models.py": "lessons",
-    "test_text_generation.py": "lessons",
-    "test_class_faults.py": "pipeline",
-    "test_cli.py": "pipeline",
-    "test_grading.py": "pipeline",
-    "test_grading_hostile.py": "pipeline",
-    "test_grading_pipeline.py": "pipeline",
-    "test_nbgrader_honest.py": "pipeline",
-    "test_probe.py": "pipeline",
-    "test_safe_html.py": "pipeline",
-    "test_sandbox.py": "pipeline",
-    "test_gpu_check.py": "environment",
-    "test_install.py": "environment",
-    "test_lab.py": "environment",
-    "browser/test_hostile_submission.py": "environment",
-    "browser/test_lab_browser.py": "environment",
-}
+FLAT_LAYOUT: dict[str, str] = {}  # every test file is in its level's folder now
 
 #: Every test of these folders starts JupyterLab and drives Chromium.
 SLOW_FOLDERS = {"browser"}

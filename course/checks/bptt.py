@@ -1031,7 +1031,7 @@ def tbptt_step(report, tbptt_step_arrays):
 
 # --------------------------------------------------------------------------- sampling
 # The visible check compares with fixed expected draws for fixed inputs: a sampler written
-# here, in any library, would be the exercise's answer. tests/test_bptt_checks.py proves
+# here, in any library, would be the exercise's answer. tests/lessons/test_bptt_checks.py proves
 # these values equal what the grader's reference draws, and each known mistake's draws.
 
 SAMPLE_SEED_IDX, SAMPLE_LENGTH, SAMPLE_SEED = 5, 12, 7

@@ -12,7 +12,7 @@ from nbgrader.utils import is_grade, is_task
 
 from autograder import COURSE_ROOT
 
-from .conftest import LESSON_IDS
+from ..conftest import LESSON_IDS
 
 README = (COURSE_ROOT / "README.md").read_text(encoding="utf-8")
 

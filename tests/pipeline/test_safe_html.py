@@ -4,7 +4,7 @@ of the same graded notebook, hold no script but their templates' own; the polici
 course's server sends are the right ones for each path; honest lessons render unchanged.
 
 The browser proof (the same hostile submission, in Chromium, everywhere an instructor
-looks) is tests/browser/test_hostile_submission.py.
+looks) is tests/environment/browser/test_hostile_submission.py.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from autograder.safe_html import (
     view_policy,
 )
 
-from .browser import hostile
+from ..environment.browser import hostile
 
 MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
 #: Elements that run script, load a document or submit: none may come from a student.

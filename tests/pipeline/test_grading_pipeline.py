@@ -17,7 +17,7 @@ import pytest
 
 from autograder.nbgrader_cli import run_nbgrader
 
-from .conftest import COURSE_ROOT, LESSON_IDS
+from ..conftest import COURSE_ROOT, LESSON_IDS
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from autograder import COURSE_ROOT
 from autograder.build import differences
 
-from .conftest import LESSON_IDS, lesson_notebooks
+from ..conftest import LESSON_IDS, lesson_notebooks
 
 ALL_NOTEBOOKS = lesson_notebooks("solutions") + lesson_notebooks("lessons")
 

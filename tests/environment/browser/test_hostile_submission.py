@@ -1,7 +1,7 @@
 """A hostile submission, graded, looked at everywhere an instructor (or the student) looks
 at it, in real Chromium: nothing the student wrote runs.
 
-The submission (tests/browser/hostile.py) carries every vector we know: <script>, event
+The submission (tests/environment/browser/hostile.py) carries every vector we know: <script>, event
 handlers (onerror, onload, ontoggle, onfocus), iframes (srcdoc, javascript:), SVG with
 script and onload (inline, as an output, embedded, as a stray file), `javascript:` links
 made by raw HTML and by Markdown, application/javascript, widget and unknown outputs,

@@ -1,4 +1,5 @@
 """The code stays as `make lint` wants it: ruff's rules and its format (settings in pyproject.toml)."""
+
 from __future__ import annotations
 
 import subprocess

@@ -15,7 +15,7 @@ from autograder import COURSE_ROOT
 from autograder.build import differences
 from autograder.release import make_release, verify_release
 
-from .conftest import venv_environment
+from ..conftest import venv_environment
 from .fixture_class import LESSON, NOTEBOOK, _fill, _solution_answers, _student_copy
 
 

@@ -417,7 +417,7 @@ class Hostile:
     expected: float | None  # None: not graded (a fault of the course, never a 0)
     write: Callable[[Path, dict], None]  # (SUBMITTED/<student>/<lesson>/, context)
     problem: str = ""  # a phrase the outcome's problems must contain
-    group: str = "class"  # which settings it is graded with (see tests/test_grading_hostile.py)
+    group: str = "class"  # which settings it is graded with (see tests/pipeline/test_grading_hostile.py)
     needs_sandbox: bool = False
 
 

@@ -39,7 +39,7 @@ from autograder.class_run import (
 )
 from autograder.grading import CellResult, Outcome
 
-from .conftest import venv_environment
+from ..conftest import venv_environment
 from .fixture_class import FULL, LESSON, NOTEBOOK, _fill, _solution_answers, _student_copy
 
 LINUX = sys.platform.startswith("linux")
