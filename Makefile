@@ -70,7 +70,9 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # formgrader find nbgrader_config.py; the browser opens on lessons/.
 # The instructor's course (not the student bundle, which has no autograder/) adds the
 # extension that keeps a student's HTML inert in the formgrader and JupyterLab.
-SAFE_HTML := $(if $(wildcard autograder/safe_html.py),--ServerApp.jpserver_extensions=autograder.safe_html=True,)
+# (Looked for beside this Makefile: the tests run it with -C on a copy of the course.)
+COURSE_DIR := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
+SAFE_HTML := $(if $(wildcard $(COURSE_DIR)autograder/safe_html.py),--ServerApp.jpserver_extensions=autograder.safe_html=True,)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons $(SAFE_HTML) $(ALLOW_ROOT) $(LAB_ARGS)
 

@@ -110,3 +110,38 @@ def test_known_wrong_variant_is_caught(lesson, function, wrong, capsys):
         assert wrong.hint in message, (
             f"{function}: {wrong.mistake}: the failure does not name it ({wrong.hint!r} not in {message!r})"
         )
+
+
+def _graded_cell_checks(lesson: str) -> set[str]:
+    """The visible checks the lesson's graded cells call (``check.<name>(...)``), from the source."""
+    import ast
+
+    import nbformat
+
+    from autograder import COURSE_ROOT
+
+    (notebook,) = (COURSE_ROOT / "solutions").glob(f"*/{lesson}.ipynb")
+    called = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            for node in ast.walk(ast.parse(visible)):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    if isinstance(node.func.value, ast.Name) and node.func.value.id == "check":
+                        called.add(node.func.attr)
+    return called
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSONS))
+def test_every_graded_function_is_declared_once_on_each_side(lesson):
+    """Adding a graded function means one visible check, one hidden check and one catalog entry:
+    the tests find them by declaration, and they must name the same functions as the graded cells."""
+    from course.checks.core import graded_checks
+
+    visible, hidden = _checks(lesson)
+    declared = set(graded_checks(visible))
+    hidden_checks = {name for name, value in vars(hidden).items() if callable(getattr(value, "verify", None))}
+    catalog = LESSONS[lesson]
+    assert declared == _graded_cell_checks(lesson)
+    assert declared == hidden_checks
+    assert declared == set(catalog.VARIANTS) == set(catalog.CORRECT)

@@ -10,17 +10,8 @@ import torch
 
 from autograder.reference import fc_layers as ref
 from course.torch_layout import load_into, torch_weights
+from tests.unit.devices import DEVICES
 
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.cuda,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
-        ],
-    ),
-]
 TOL = 1e-10
 
 

@@ -9,17 +9,7 @@ import torch
 
 from autograder.reference import gru as ref
 from course.torch_layout import load_into
-
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.cuda,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine"),
-        ],
-    ),
-]
+from tests.unit.devices import DEVICES
 
 
 def _weights(rng, D, H):

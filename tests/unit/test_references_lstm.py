@@ -9,11 +9,7 @@ import torch
 
 from autograder.reference import lstm as ref
 from course.torch_layout import load_into
-
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")),
-]
+from tests.unit.devices import DEVICES
 
 
 def _weights(rng, D, H):
