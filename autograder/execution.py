@@ -40,9 +40,9 @@ from traitlets import Enum, Integer
 from . import COURSE_ROOT
 from .intake import is_course_cell, nbgrader_meta
 
-#: resources key under which SeedHiddenChecks leaves the probe folder and the seed it drew
+#: resources key under which SeedHiddenChecks leaves the record folder and the seed it drew
 #: (autograder.replay); read here for the watchdog and the sandbox.
-PROBE_RUN = "autograder_probe_run"
+RECORD_RUN = "autograder_record_run"
 
 
 def kernel_readable() -> list[Path]:
@@ -214,10 +214,10 @@ class GuardedExecute(Execute):
         self._ipc_ip = None
         resources = resources if resources is not None else {}
         self._budget = journal.budgets.get(resources.get("unique_key", ""), 0.0)
-        probe = resources.get(PROBE_RUN)
-        probe_folder = Path(probe.folder) if probe is not None else None
+        record_run = resources.get(RECORD_RUN)
+        record_folder = Path(record_run.folder) if record_run is not None else None
         workdir = (resources.get("metadata") or {}).get("path")
-        watched = [probe_folder] if probe_folder is not None else []
+        watched = [record_folder] if record_folder is not None else []
         if workdir and journal.watch_workdir:
             watched.append(Path(workdir))
         saved_kernel_name = self.kernel_name
@@ -228,7 +228,7 @@ class GuardedExecute(Execute):
                 kernel = stack.enter_context(
                     sandboxed_kernel(
                         readable=kernel_readable(),
-                        writable=[probe_folder] if probe_folder is not None else [],
+                        writable=[record_folder] if record_folder is not None else [],
                         limits=Limits(
                             cpu_seconds=max(600, 10 * (self.timeout or 60)), workdir_bytes=self.workdir_bytes
                         ),

@@ -204,7 +204,7 @@ class ScratchCourse:
         config.GuardedExecute.sandbox = "on" if self.sandboxed else "off"
         config.GuardedExecute.workdir_bytes = settings.workdir_bytes
         config.GuardedExecute.record_bytes = settings.record_bytes
-        config.SeedHiddenChecks.probe_parent = str(self.root / "records")
+        config.SeedHiddenChecks.record_parent = str(self.root / "records")
         # ipc sockets in the scratch folder rather than TCP on localhost (the sandbox uses
         # its own folder).
         (self.root / "ipc").mkdir(exist_ok=True)

@@ -10,7 +10,7 @@ autograde button and `python -m autograder grade` are equally honest:
 
 - SeedHiddenChecks (before Execute): draws a seed with a CSPRNG, makes a private record
   folder, writes the seed there for the kernel, and names the folder to the kernel in
-  ``AUTOGRADER_PROBE_DIR``. It keeps the seed in nbconvert's resources, which never leave
+  ``AUTOGRADER_RECORD_DIR``. It keeps the seed in nbconvert's resources, which never leave
   the grader's process.
 - ReplayHiddenChecks (after Execute, just before SaveAutoGrades): for each graded cell
   that passed in the kernel, replays every hidden check the instructor's cell calls, with
@@ -44,9 +44,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 from traitlets import Unicode
 
-from course.recording import PROBE_ENV, write_seed
+from course.recording import RECORD_ENV, write_seed
 
-from .execution import PROBE_RUN, active_journal
+from .execution import RECORD_RUN, active_journal
 from .intake import nbgrader_meta
 
 HIDDEN_PACKAGE = "autograder.hidden"
@@ -80,9 +80,9 @@ class ProbeRun:
         environment back."""
         shutil.rmtree(self.folder, ignore_errors=True)
         if self.previous_env is None:
-            os.environ.pop(PROBE_ENV, None)
+            os.environ.pop(RECORD_ENV, None)
         else:
-            os.environ[PROBE_ENV] = self.previous_env
+            os.environ[RECORD_ENV] = self.previous_env
 
 
 # ------------------------------------------------------------------ which checks a cell calls
@@ -197,12 +197,12 @@ def _has_error(cell) -> bool:
 class SeedHiddenChecks(NbGraderPreprocessor):
     """Before Execute: a fresh seed and a private record folder for the kernel."""
 
-    probe_parent = Unicode(
+    record_parent = Unicode(
         "", help="folder under which record folders are made (default: the system's temporary folder)"
     ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        parent = self.probe_parent or None
+        parent = self.record_parent or None
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="record-", dir=parent))  # mode 0700: ours
@@ -210,8 +210,8 @@ class SeedHiddenChecks(NbGraderPreprocessor):
         write_seed(folder, seed)
         # Should Execute raise, ReplayHiddenChecks never runs: the folder still goes.
         atexit.register(shutil.rmtree, folder, True)
-        resources[PROBE_RUN] = ProbeRun(str(folder), seed, previous_env=os.environ.get(PROBE_ENV))
-        os.environ[PROBE_ENV] = str(folder)  # the kernel Execute starts inherits it
+        resources[RECORD_RUN] = ProbeRun(str(folder), seed, previous_env=os.environ.get(RECORD_ENV))
+        os.environ[RECORD_ENV] = str(folder)  # the kernel Execute starts inherits it
         return nb, resources
 
 
@@ -219,7 +219,7 @@ class ReplayHiddenChecks(NbGraderPreprocessor):
     """After Execute, before SaveAutoGrades: replay the hidden checks of each graded cell."""
 
     def preprocess(self, nb, resources):
-        run: ProbeRun | None = resources.pop(PROBE_RUN, None)
+        run: ProbeRun | None = resources.pop(RECORD_RUN, None)
         try:
             self._replay_cells(nb, resources, run)
         finally:

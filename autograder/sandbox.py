@@ -91,7 +91,7 @@ ROOT_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: Grader environment variables the kernel keeps (by prefix); everything else is
 #: dropped, so the kernel never sees the grader's secrets or JPY_PARENT_PID.
 KEPT_ENV_PREFIXES = (
-    "AUTOGRADER_",  # the probe folder the hidden checks record into (course.recording)
+    "AUTOGRADER_",  # the record folder the hidden checks record into (course.recording)
     "NBGRADER_",
     "LANG",
     "LC_",
@@ -248,7 +248,7 @@ def sandboxed_kernel(
     readable: paths the kernel may read (bound read-only at the same place), for
         example the course package; the Python environment is always readable.
     writable: paths the kernel may write besides its working directory (which is
-        always writable), for example a probe directory. When the grader runs as root
+        always writable), for example a record folder. When the grader runs as root
         they are given (chown -R) to the sandbox user ``nobody``, and so is each
         kernel's working directory itself (not its contents): the kernel can create files
         there, and read but not modify the files already in it.

@@ -11,7 +11,7 @@ what the grader's process computes; to pass, the recorded outputs must be right.
 
 This module holds no answers: the learner's kernel may read it.
 
-Protocol (all files in the probe folder the grader names in ``AUTOGRADER_PROBE_DIR``):
+Protocol (all files in the record folder the grader names in ``AUTOGRADER_RECORD_DIR``):
 - ``seed``: the grader's seed (decimal), written before the notebook runs; the kernel reads
   it to draw its cases, the grader never reads it back (it keeps the seed it drew);
 - ``<check>.json`` and ``<check>.npz``: the calls a hidden check made, written by the kernel:
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-PROBE_ENV = "AUTOGRADER_PROBE_DIR"
+RECORD_ENV = "AUTOGRADER_RECORD_DIR"
 
 #: Caps on what a kernel can make the grader read (a record is hostile input). The
 #: largest record of the course's correct functions holds 28 calls, 282 arrays (130 kB),
@@ -75,9 +75,9 @@ RECORD_ARRAY_BYTES = MAX_BYTES // 2
 NPY_OVERHEAD = 512  # an array's .npy header and zip entries, at most (np.savez: 128 + about 150)
 
 
-def probe_dir() -> Path | None:
-    """The probe folder while the course grades this notebook, else None."""
-    value = os.environ.get(PROBE_ENV)
+def record_dir() -> Path | None:
+    """The record folder while the course grades this notebook, else None."""
+    value = os.environ.get(RECORD_ENV)
     return Path(value) if value else None
 
 
@@ -87,7 +87,7 @@ def case_rng(seed: int, check: str) -> np.random.Generator:
 
 
 def read_seed(folder: Path) -> int:
-    """The seed in the probe folder: read by the kernel only (the grader keeps its own)."""
+    """The seed in the record folder: read by the kernel only (the grader keeps its own)."""
     return int(read_capped(folder / "seed", MAX_SEED_BYTES).decode("ascii").strip())
 
 

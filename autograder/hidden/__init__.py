@@ -7,7 +7,7 @@ ways to run:
 
 - by itself (validating the solutions, a learner's self-check): it compares in the
   notebook's kernel and raises on a failure, like a visible check;
-- while the course grades a notebook (``AUTOGRADER_PROBE_DIR`` is set): it only records
+- while the course grades a notebook (``AUTOGRADER_RECORD_DIR`` is set): it only records
   what the learner's functions return (see ``course.recording``), judging nothing there;
 - ``check.verify(folder, seed)``, in the grader's own process: it replays that record
   through the same comparisons, with the seed the grader kept, against the references,
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from course.checks.core import Report, run_check
-from course.recording import Recorder, Replayer, case_rng, probe_dir, read_seed
+from course.recording import Recorder, Replayer, case_rng, read_seed, record_dir
 
 #: body(report, functions, rng, with_reference): draws its cases from rng, calls the
 #: learner's functions through the visible checks' compare_* helpers, and adds the
@@ -58,11 +58,11 @@ def hidden_check(*names: str, harness: Callable | None = None) -> Callable[[Body
         @functools.wraps(body)
         def check(*objects, seed: int | None = None) -> None:
             """``seed`` fixes the random cases of a direct run (the tests use it); grading
-            draws them from the seed in the probe folder instead."""
+            draws them from the seed in the record folder instead."""
             __tracebackhide__ = True  # IPython: this frame is the grader's
             if harness is None and len(objects) != len(names):
                 raise TypeError(f"hidden.{name} takes {', '.join(names)}")
-            folder = probe_dir()
+            folder = record_dir()
             if folder is None:
                 run_check(
                     name,

@@ -340,7 +340,7 @@ RECORD_ATTACK = """
 # Replace records after the checks wrote them: a FIFO, a link to /dev/zero, an archive
 # that inflates 100 MB, links to a secret file, a record carrying text to be echoed.
 import json, os, zipfile
-probe = os.environ.get("AUTOGRADER_PROBE_DIR", "")
+probe = os.environ.get("AUTOGRADER_RECORD_DIR", "")
 def at(name):
     path = os.path.join(probe, name)
     if os.path.lexists(path):
@@ -368,7 +368,7 @@ open(path, "w").write(json.dumps(meta))"""
 FORGE_SEED = """
 # Choose the "random" hidden cases: the seed file says 1 from now on.
 import os
-seed = os.path.join(os.environ.get("AUTOGRADER_PROBE_DIR", "."), "seed")
+seed = os.path.join(os.environ.get("AUTOGRADER_RECORD_DIR", "."), "seed")
 os.remove(seed)
 open(seed, "w").write("1")
 """
@@ -397,7 +397,7 @@ for i in range(600):
 FILL_RECORDS = """
 # Fill the record folder with files each under the file-size limit, until stopped.
 import os, time
-probe = os.environ.get("AUTOGRADER_PROBE_DIR", ".")
+probe = os.environ.get("AUTOGRADER_RECORD_DIR", ".")
 for i in range(100_000):
     with open(os.path.join(probe, f"fill{i}.bin"), "wb") as f:
         f.write(bytes(2**20))

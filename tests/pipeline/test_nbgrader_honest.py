@@ -76,7 +76,7 @@ AT = """import os
 
 
 def at(name):  # a file in the record folder
-    return os.path.join(os.environ["AUTOGRADER_PROBE_DIR"], name)
+    return os.path.join(os.environ["AUTOGRADER_RECORD_DIR"], name)
 
 
 """

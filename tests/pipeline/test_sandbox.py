@@ -54,7 +54,7 @@ class Kernel:
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A fake course (package with a reference subpackage, solutions), a notebook folder,
-    a probe folder, and a file that no one lists."""
+    a record folder, and a file that no one lists."""
     root = tmp_path_factory.mktemp("sandbox")
     course = root / "course"
     for name, text in {

@@ -24,7 +24,7 @@ from course.recording import (
     MAX_META_BYTES,
     MAX_NODES,
     MAX_STRING_CHARS,
-    PROBE_ENV,
+    RECORD_ENV,
     Recorder,
     Replayer,
     ReplayError,
@@ -38,18 +38,18 @@ LESSONS = {name: (importlib.import_module(f"autograder.hidden.{name}"), wrong) f
 
 
 @pytest.fixture
-def probe(tmp_path, monkeypatch):
-    """A probe folder with a grading-time seed, as the grader prepares it."""
-    folder = tmp_path / "probe"
+def record_folder(tmp_path, monkeypatch):
+    """A record folder with a grading-time seed, as the grader prepares it."""
+    folder = tmp_path / "record_folder"
     write_seed(folder, int(np.random.default_rng().integers(2**62)))
-    monkeypatch.setenv(PROBE_ENV, str(folder))
+    monkeypatch.setenv(RECORD_ENV, str(folder))
     return folder
 
 
 def _record(check_name: str, functions, folder, monkeypatch, module=hidden):
     seed = read_seed(folder)  # the grader's own copy: it drew it
     getattr(module, check_name)(*functions)  # "in the kernel": records, judges nothing
-    monkeypatch.delenv(PROBE_ENV)
+    monkeypatch.delenv(RECORD_ENV)
     return getattr(module, check_name).verify(folder, seed)  # "in the grader"
 
 
@@ -61,9 +61,9 @@ CORRECT_CASES = [
 
 
 @pytest.mark.parametrize("lesson, check_name", CORRECT_CASES)
-def test_correct_functions_pass_after_replay(lesson, check_name, probe, monkeypatch):
+def test_correct_functions_pass_after_replay(lesson, check_name, record_folder, monkeypatch):
     module, wrong_module = LESSONS[lesson]
-    report = _record(check_name, wrong_module.CORRECT[check_name], probe, monkeypatch, module)
+    report = _record(check_name, wrong_module.CORRECT[check_name], record_folder, monkeypatch, module)
     assert not report.failures, report.summary()
 
 
@@ -77,101 +77,101 @@ HIDDEN_VARIANTS = [
 
 
 @pytest.mark.parametrize("lesson, check_name, wrong", HIDDEN_VARIANTS)
-def test_known_wrong_variants_fail_after_replay(lesson, check_name, wrong, probe, monkeypatch, capsys):
+def test_known_wrong_variants_fail_after_replay(lesson, check_name, wrong, record_folder, monkeypatch, capsys):
     try:
-        report = _record(check_name, wrong.functions, probe, monkeypatch, LESSONS[lesson][0])
+        report = _record(check_name, wrong.functions, record_folder, monkeypatch, LESSONS[lesson][0])
     except Exception:
         return  # crashed while recording or replaying: no points either way
     assert report.failures, f"{wrong.mistake} passes the replayed hidden check"
 
 
-def test_recording_prints_no_verdict(probe, capsys):
+def test_recording_prints_no_verdict(record_folder, capsys):
     hidden.affine_forward(fc_wrong.affine_forward_no_bias)  # wrong, but judged outside only
     out = capsys.readouterr().out
     assert "recorded" in out and "FAIL" not in out and "OK" not in out
 
 
-def test_monkeypatched_checks_and_numpy_gain_nothing(probe, monkeypatch):
+def test_monkeypatched_checks_and_numpy_gain_nothing(record_folder, monkeypatch):
     # The cheat: make every in-kernel comparison pass, and make numpy agree with anything.
     monkeypatch.setattr(core.Report, "finish", lambda self: None)
     monkeypatch.setattr(core, "describe_mismatch", lambda *a, **k: ("", 0.0))
     monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
-    seed = read_seed(probe)
+    seed = read_seed(record_folder)
     hidden.affine_forward(fc_wrong.affine_forward_no_bias)
     monkeypatch.undo()  # the grader's process was never patched
-    monkeypatch.delenv(PROBE_ENV, raising=False)
-    assert hidden.affine_forward.verify(probe, seed).failures
+    monkeypatch.delenv(RECORD_ENV, raising=False)
+    assert hidden.affine_forward.verify(record_folder, seed).failures
 
 
-def test_a_function_that_leaves_x_changed_is_caught_on_replay(probe, monkeypatch):
-    report = _record("numerical_gradient", (fc_wrong.numerical_gradient_leaves_x_changed,), probe, monkeypatch)
+def test_a_function_that_leaves_x_changed_is_caught_on_replay(record_folder, monkeypatch):
+    report = _record("numerical_gradient", (fc_wrong.numerical_gradient_leaves_x_changed,), record_folder, monkeypatch)
     assert any(line.quantity.startswith("x") and "changed" in line.problem for line in report.failures)
 
 
-def test_missing_or_forged_records_fail(probe, monkeypatch):
-    seed = read_seed(probe)
-    monkeypatch.delenv(PROBE_ENV)
+def test_missing_or_forged_records_fail(record_folder, monkeypatch):
+    seed = read_seed(record_folder)
+    monkeypatch.delenv(RECORD_ENV)
     with pytest.raises(ReplayError, match="left no record"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
     # A record whose calls do not match what the check asks for.
-    monkeypatch.setenv(PROBE_ENV, str(probe))
+    monkeypatch.setenv(RECORD_ENV, str(record_folder))
     hidden.affine_forward(fc_wrong.CORRECT["affine_forward"][0])
-    monkeypatch.delenv(PROBE_ENV)
-    meta_path = probe / "affine_forward.json"
+    monkeypatch.delenv(RECORD_ENV)
+    meta_path = record_folder / "affine_forward.json"
     meta = json.loads(meta_path.read_text())
     meta["calls"] = meta["calls"][:-1]
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ReplayError, match="ends before"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
     meta["calls"][0]["function"] = "something_else"
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ReplayError, match="where the check calls") as raised:
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
     assert "something_else" not in str(raised.value)  # the record's text is never echoed
 
 
-def test_records_never_unpickle(probe, monkeypatch):
-    seed = read_seed(probe)
+def test_records_never_unpickle(record_folder, monkeypatch):
+    seed = read_seed(record_folder)
     hidden.affine_forward(fc_wrong.CORRECT["affine_forward"][0])
-    monkeypatch.delenv(PROBE_ENV)
+    monkeypatch.delenv(RECORD_ENV)
     # A bare pickled .npy in place of the archive, then an archive holding one.
-    np.save(probe / "affine_forward.npz", np.array([object()], dtype=object), allow_pickle=True)
-    (probe / "affine_forward.npz").write_bytes((probe / "affine_forward.npz.npy").read_bytes())
+    np.save(record_folder / "affine_forward.npz", np.array([object()], dtype=object), allow_pickle=True)
+    (record_folder / "affine_forward.npz").write_bytes((record_folder / "affine_forward.npz.npy").read_bytes())
     with pytest.raises(ReplayError, match="not an .npz"):
-        hidden.affine_forward.verify(probe, seed)
-    np.savez(probe / "affine_forward.npz", c0_r=np.array([object()], dtype=object))
+        hidden.affine_forward.verify(record_folder, seed)
+    np.savez(record_folder / "affine_forward.npz", c0_r=np.array([object()], dtype=object))
     with pytest.raises(ReplayError, match="allow_pickle"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
 
 
 # ------------------------------------------------------------------ the record folder is hostile
 
 
 @pytest.fixture
-def recorded(probe, monkeypatch):
+def recorded(record_folder, monkeypatch):
     """A correct record of affine_forward, and the seed the grader kept."""
-    seed = read_seed(probe)
+    seed = read_seed(record_folder)
     hidden.affine_forward(fc_wrong.CORRECT["affine_forward"][0])
-    monkeypatch.delenv(PROBE_ENV)
-    return probe, seed
+    monkeypatch.delenv(RECORD_ENV)
+    return record_folder, seed
 
 
 def test_the_grader_uses_the_seed_it_kept(recorded):
-    probe, seed = recorded
-    assert not hidden.affine_forward.verify(probe, seed).failures
-    (probe / "seed").unlink()
-    (probe / "seed").symlink_to("/etc/passwd")  # never read by the grader
-    assert not hidden.affine_forward.verify(probe, seed).failures
+    record_folder, seed = recorded
+    assert not hidden.affine_forward.verify(record_folder, seed).failures
+    (record_folder / "seed").unlink()
+    (record_folder / "seed").symlink_to("/etc/passwd")  # never read by the grader
+    assert not hidden.affine_forward.verify(record_folder, seed).failures
     # Cases the kernel drew from a seed it chose do not replay against the grader's.
-    assert hidden.affine_forward.verify(probe, seed + 1).failures
+    assert hidden.affine_forward.verify(record_folder, seed + 1).failures
 
 
-def _verify_soon(probe, seed):
+def _verify_soon(record_folder, seed):
     """verify in a thread: a record that blocks the grader fails the test instead of hanging it."""
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(hidden.affine_forward.verify, probe, seed)
+        future = pool.submit(hidden.affine_forward.verify, record_folder, seed)
         return future.result(timeout=30)
 
 
@@ -179,31 +179,31 @@ def _verify_soon(probe, seed):
 def test_records_that_are_not_regular_files_are_refused(recorded, tmp_path, attack):
     import os
 
-    probe, seed = recorded
+    record_folder, seed = recorded
     secret = tmp_path / "secret"
     secret.write_text('{"check": "affine_forward", "calls": [], "SECRET": 1}')
     for name in ("affine_forward.json", "affine_forward.npz"):
-        (probe / name).unlink()
+        (record_folder / name).unlink()
         if attack == "fifo":
-            os.mkfifo(probe / name)
+            os.mkfifo(record_folder / name)
         elif attack == "dev_zero":
-            (probe / name).symlink_to("/dev/zero")
+            (record_folder / name).symlink_to("/dev/zero")
         elif attack == "link_to_secret":
-            (probe / name).symlink_to(secret)
+            (record_folder / name).symlink_to(secret)
         else:
-            (probe / name).mkdir()
+            (record_folder / name).mkdir()
     with pytest.raises(ReplayError) as raised:
-        _verify_soon(probe, seed)
+        _verify_soon(record_folder, seed)
     assert "SECRET" not in str(raised.value)
 
 
 def test_records_are_read_under_a_cap_on_bytes_actually_read(recorded, monkeypatch):
     import course.recording as probe_module
 
-    probe, seed = recorded
+    record_folder, seed = recorded
     monkeypatch.setattr(probe_module, "MAX_BYTES", 64)
     with pytest.raises(ReplayError, match="larger than"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
 
 
 def _npy_header(length: int) -> bytes:
@@ -218,28 +218,28 @@ def _npy_header(length: int) -> bytes:
 def test_archives_are_capped_on_decompressed_size(recorded):
     import zipfile
 
-    probe, seed = recorded
+    record_folder, seed = recorded
     header = _npy_header(MAX_ARRAY_BYTES // 8 + 1)
-    with zipfile.ZipFile(probe / "affine_forward.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(record_folder / "affine_forward.npz", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("c0_r.npy", header + bytes(MAX_ARRAY_BYTES + 8))  # about 1,000 times smaller compressed
     with pytest.raises(ReplayError, match="too large once decompressed"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
     # Under the total, but beyond any real record's compression ratio.
-    with zipfile.ZipFile(probe / "affine_forward.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(record_folder / "affine_forward.npz", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("c0_r.npy", _npy_header(10**6) + bytes(8 * 10**6))
     with pytest.raises(ReplayError, match="compressed beyond"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
 
 
 def test_an_array_header_larger_than_its_member_is_refused(recorded):
     import zipfile
 
-    probe, seed = recorded
+    record_folder, seed = recorded
     header = _npy_header(10**10)
-    with zipfile.ZipFile(probe / "affine_forward.npz", "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(record_folder / "affine_forward.npz", "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("c0_r.npy", header + bytes(80))
     with pytest.raises(ReplayError, match="shorter than their headers"):
-        hidden.affine_forward.verify(probe, seed)
+        hidden.affine_forward.verify(record_folder, seed)
 
 
 # ------------------------------------------------------------------ containers: records carry plain data
@@ -476,18 +476,18 @@ def test_a_value_the_record_cannot_carry_fails_the_replayed_comparison(tmp_path,
     assert not isinstance(cache, (tuple, list, np.ndarray)) and "SecretObject" not in repr(cache)
 
 
-def test_a_cache_the_record_cannot_carry_fails_a_hidden_check(probe, monkeypatch):
+def test_a_cache_the_record_cannot_carry_fails_a_hidden_check(record_folder, monkeypatch):
     rnn = LESSONS["rnn_cell"]
     correct = rnn[1].CORRECT["rnn_step_forward"][0]
 
     def step_with_an_object_cache(*args):
         return correct(*args)[0], SecretObject()
 
-    seed = read_seed(probe)
+    seed = read_seed(record_folder)
     rnn[0].rnn_step_forward(step_with_an_object_cache)
-    monkeypatch.delenv(PROBE_ENV)
+    monkeypatch.delenv(RECORD_ENV)
     try:
-        report = rnn[0].rnn_step_forward.verify(probe, seed)
+        report = rnn[0].rnn_step_forward.verify(record_folder, seed)
     except ReplayError as error:
         assert "SecretObject" not in str(error)
     else:
@@ -698,7 +698,7 @@ def test_hostile_records_are_refused_with_a_fixed_message(tmp_path, attack):
     import concurrent.futures
 
     write, message = HOSTILE[attack]
-    folder = tmp_path / "probe"
+    folder = tmp_path / "record_folder"
     write(folder)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a record that blocks fails instead of hanging
         future = pool.submit(Replayer, folder, "check")
