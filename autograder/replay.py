@@ -67,7 +67,7 @@ class ReplayResult:
 
 
 @dataclass
-class ProbeRun:
+class RecordRun:
     """The record folder and the seed of one notebook's run: grader-side only."""
 
     folder: str
@@ -210,7 +210,7 @@ class SeedHiddenChecks(NbGraderPreprocessor):
         write_seed(folder, seed)
         # Should Execute raise, ReplayHiddenChecks never runs: the folder still goes.
         atexit.register(shutil.rmtree, folder, True)
-        resources[RECORD_RUN] = ProbeRun(str(folder), seed, previous_env=os.environ.get(RECORD_ENV))
+        resources[RECORD_RUN] = RecordRun(str(folder), seed, previous_env=os.environ.get(RECORD_ENV))
         os.environ[RECORD_ENV] = str(folder)  # the kernel Execute starts inherits it
         return nb, resources
 
@@ -219,7 +219,7 @@ class ReplayHiddenChecks(NbGraderPreprocessor):
     """After Execute, before SaveAutoGrades: replay the hidden checks of each graded cell."""
 
     def preprocess(self, nb, resources):
-        run: ProbeRun | None = resources.pop(RECORD_RUN, None)
+        run: RecordRun | None = resources.pop(RECORD_RUN, None)
         try:
             self._replay_cells(nb, resources, run)
         finally:
@@ -227,7 +227,7 @@ class ReplayHiddenChecks(NbGraderPreprocessor):
                 run.close()
         return nb, resources
 
-    def _replay_cells(self, nb, resources, run: ProbeRun | None) -> None:
+    def _replay_cells(self, nb, resources, run: RecordRun | None) -> None:
         nbgrader = resources.get("nbgrader", {})
         grade_cells = [c for c in nb.cells if c.cell_type == "code" and is_grade(c)]
         checks = instructor_checks(
