@@ -24,15 +24,17 @@ def long_gap_batch(n: int, gap: int, generator: torch.Generator) -> tuple[torch.
 
 class Classifier(torch.nn.Module):
     """A recurrent layer (``torch.nn.RNN``, ``LSTM`` or ``GRU``) and a linear read-out of its
-    last state. ``memory_bias`` starts the gate that keeps the state near 1, so the layer
-    remembers by default: the LSTM's forget gate (block f of i, f, g, o) or the GRU's
-    update gate (block z of r, z, n); a plain RNN has no such gate."""
+    last state. ``memory_bias`` sets the summed bias (``bias_ih + bias_hh``) of the gate that
+    keeps the state: the LSTM's forget gate (block f of i, f, g, o) or the GRU's update gate
+    (block z of r, z, n); a positive value makes the layer remember by default. ``None``
+    keeps PyTorch's initialisation (both biases drawn uniformly in +-1/sqrt(hidden)). A plain
+    RNN has no such gate."""
 
-    def __init__(self, kind: str, hidden: int = 32, memory_bias: float = 0.0):
+    def __init__(self, kind: str, hidden: int = 32, memory_bias: float | None = 0.0):
         super().__init__()
         self.rnn = getattr(torch.nn, kind)(len(TOKENS), hidden, batch_first=True)
         self.out = torch.nn.Linear(hidden, 2)
-        if kind in ("LSTM", "GRU"):
+        if kind in ("LSTM", "GRU") and memory_bias is not None:
             keep_gate = slice(hidden, 2 * hidden)  # f in (i, f, g, o); z in (r, z, n)
             with torch.no_grad():
                 self.rnn.bias_ih_l0[keep_gate] = 0.0
@@ -48,7 +50,7 @@ def train_long_gap(
     steps: int,
     seed: int = 0,
     *,
-    memory_bias: float = 0.0,
+    memory_bias: float | None = 0.0,
     hidden: int = 32,
     lr: float = 0.003,
     batch: int = 64,

@@ -28,6 +28,19 @@ def test_memory_bias_sets_the_keep_gate_only(kind, block):
     assert others.abs().max() < 1.0, "the other gates keep PyTorch's small uniform initialisation"
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_no_memory_bias_keeps_pytorchs_initialisation(kind):
+    hidden = 16
+    torch.manual_seed(0)
+    rnn = Classifier(kind, hidden, memory_bias=None).rnn
+    torch.manual_seed(0)
+    plain = getattr(torch.nn, kind)(len(TOKENS), hidden, batch_first=True)
+    for name in ("bias_ih_l0", "bias_hh_l0"):
+        assert torch.equal(getattr(rnn, name), getattr(plain, name)), f"{name} is not PyTorch's draw"
+    keep = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[hidden : 2 * hidden].detach()
+    assert keep.abs().max() <= 2 / hidden**0.5 and keep.abs().max() > 0, "the keep gate's bias is a small random draw"
+
+
 def test_training_is_reproducible_and_learns_a_short_gap():
     _, first = train_long_gap("GRU", 2, 60, seed=3, memory_bias=2.0)
     _, again = train_long_gap("GRU", 2, 60, seed=3, memory_bias=2.0)
