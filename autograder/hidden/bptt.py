@@ -132,19 +132,19 @@ def temporal_affine_backward(report, functions, rng, with_reference):
 def temporal_softmax_loss(report, functions, rng, with_reference):
     ref = _reference(with_reference)
     for index, (n, t, _, v) in enumerate(_shapes(rng)):
-        x, y, mask = visible.loss_case(rng, n, t, v + 1)
+        scores, y, mask = visible.loss_case(rng, n, t, v + 1)
         if index == 0:
             mask[:] = True
         if index % 3 == 1:  # a fully masked sequence (when there are two) and a fully masked step
             mask[-1] = n == 1
             mask[:, -1] = t == 1
         visible.compare_temporal_softmax_loss(
-            report, *functions, x, y, mask, reference=ref and ref.temporal_softmax_loss
+            report, *functions, scores, y, mask, reference=ref and ref.temporal_softmax_loss
         )
         if index % 2 == 0:  # large scores: shifted, on very different scales, a large wrong margin
-            cases = visible.stability_cases(x, y, visible.score_offsets(rng, n, t))
+            cases = visible.stability_cases(scores, y, visible.score_offsets(rng, n, t))
             visible.compare_large_scores(
-                report, *functions, x, y, mask, cases, reference=ref and ref.temporal_softmax_loss
+                report, *functions, scores, y, mask, cases, reference=ref and ref.temporal_softmax_loss
             )
 
 

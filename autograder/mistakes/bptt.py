@@ -131,42 +131,42 @@ def ta_backward_W_not_transposed(dout, cache):
 
 
 # ---------------------------------------------------------------- temporal_softmax_loss
-def _softmax_parts(x, y):
+def _softmax_parts(scores, y):
     # Stable (log-sum-exp), so that each variant below shows its own mistake only.
-    shifted = x - x.max(axis=2, keepdims=True)
+    shifted = scores - scores.max(axis=2, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
     nll = -np.take_along_axis(log_p, y[..., None], axis=2)[..., 0]
-    return np.exp(log_p), nll, np.eye(x.shape[2])[y]
+    return np.exp(log_p), nll, np.eye(scores.shape[2])[y]
 
 
-def loss_ignores_mask(x, y, mask):
-    p, nll, onehot = _softmax_parts(x, y)
-    N = x.shape[0]
+def loss_ignores_mask(scores, y, mask):
+    p, nll, onehot = _softmax_parts(scores, y)
+    N = scores.shape[0]
     return nll.sum() / N, (p - onehot) / N
 
 
-def loss_mean_over_time(x, y, mask):
-    p, nll, onehot = _softmax_parts(x, y)
-    N, T, _ = x.shape
+def loss_mean_over_time(scores, y, mask):
+    p, nll, onehot = _softmax_parts(scores, y)
+    N, T, _ = scores.shape
     return np.sum(nll * mask) / (N * T), (p - onehot) * mask[..., None] / (N * T)
 
 
-def loss_mask_in_loss_only(x, y, mask):
-    p, nll, onehot = _softmax_parts(x, y)
-    N = x.shape[0]
+def loss_mask_in_loss_only(scores, y, mask):
+    p, nll, onehot = _softmax_parts(scores, y)
+    N = scores.shape[0]
     return np.sum(nll * mask) / N, (p - onehot) / N
 
 
-def loss_no_max_shift(x, y, mask):
-    N, T, V = x.shape
-    e = np.exp(x)
+def loss_no_max_shift(scores, y, mask):
+    N, T, V = scores.shape
+    e = np.exp(scores)
     p = e / e.sum(axis=2, keepdims=True)
     nll = -np.log(np.take_along_axis(p, y[..., None], axis=2)[..., 0])
     return np.sum(nll * mask) / N, (p - np.eye(V)[y]) * mask[..., None] / N
 
 
-def loss_divides_by_unmasked(x, y, mask):
-    p, nll, onehot = _softmax_parts(x, y)
+def loss_divides_by_unmasked(scores, y, mask):
+    p, nll, onehot = _softmax_parts(scores, y)
     count = max(1, int(mask.sum()))
     return np.sum(nll * mask) / count, (p - onehot) * mask[..., None] / count
 
@@ -377,39 +377,39 @@ def ta_backward_float32(dout, cache):
     return dx, dW.astype(np.float32), db
 
 
-def loss_shifts_x_in_place(x, y, mask):
-    x -= x.max(axis=2, keepdims=True)  # the caller's scores, changed
-    return ref.temporal_softmax_loss(x, y, mask)
+def loss_shifts_scores_in_place(scores, y, mask):
+    scores -= scores.max(axis=2, keepdims=True)  # the caller's scores, changed
+    return ref.temporal_softmax_loss(scores, y, mask)
 
 
-def loss_one_max_for_the_batch(x, y, mask):
-    N, T, V = x.shape
-    e = np.exp(x - x.max())  # one max over every score of the batch
+def loss_one_max_for_the_batch(scores, y, mask):
+    N, T, V = scores.shape
+    e = np.exp(scores - scores.max())  # one max over every score of the batch
     p = e / e.sum(axis=2, keepdims=True)
     nll = -np.log(np.take_along_axis(p, y[..., None], axis=2)[..., 0])
     return np.sum(nll * mask) / N, (p - np.eye(V)[y]) * mask[..., None] / N
 
 
-def loss_neg_log_softmax(x, y, mask):
-    N, T, V = x.shape
-    shifted = np.exp(x - x.max(axis=2, keepdims=True))
+def loss_neg_log_softmax(scores, y, mask):
+    N, T, V = scores.shape
+    shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
     p = shifted / shifted.sum(axis=2, keepdims=True)
     nll = -np.log(np.take_along_axis(p, y[..., None], axis=2)[..., 0])  # -log(0) = inf at a large margin
     return np.sum(nll * mask) / N, (p - np.eye(V)[y]) * mask[..., None] / N
 
 
-def loss_mean_per_sequence(x, y, mask):
-    p, nll, onehot = _softmax_parts(x, y)
+def loss_mean_per_sequence(scores, y, mask):
+    p, nll, onehot = _softmax_parts(scores, y)
     per_sequence = mask.sum(axis=1, keepdims=True)  # 0 for a fully masked sequence: 0 / 0
-    N = x.shape[0]
-    return np.sum(nll * mask / per_sequence) / N * x.shape[1], (p - onehot) * (mask / per_sequence)[
+    N = scores.shape[0]
+    return np.sum(nll * mask / per_sequence) / N * scores.shape[1], (p - onehot) * (mask / per_sequence)[
         ..., None
-    ] / N * x.shape[1]
+    ] / N * scores.shape[1]
 
 
-def loss_float32_dx(x, y, mask):
-    loss, dx = ref.temporal_softmax_loss(x, y, mask)
-    return loss, dx.astype(np.float32)
+def loss_float32_dscores(scores, y, mask):
+    loss, dscores = ref.temporal_softmax_loss(scores, y, mask)
+    return loss, dscores.astype(np.float32)
 
 
 def clip_scales_in_place(grads, max_norm):
@@ -689,7 +689,7 @@ VARIANTS: dict[str, list[Wrong]] = {
         ),
         Wrong(
             "one_max_for_the_batch",
-            "x - x.max(): one max over the whole batch",
+            "scores - scores.max(): one max over the whole batch",
             (loss_one_max_for_the_batch,),
             BOTH,
             hint="not one max for the whole batch",
@@ -709,14 +709,18 @@ VARIANTS: dict[str, list[Wrong]] = {
             hint="a sequence or a step whose mask is all False contributes 0",
         ),
         Wrong(
-            "shifts_x_in_place",
-            "x -= x.max(...) changes the caller's scores",
-            (loss_shifts_x_in_place,),
+            "shifts_scores_in_place",
+            "scores -= scores.max(...) changes the caller's scores",
+            (loss_shifts_scores_in_place,),
             BOTH,
-            hint="x: x was left changed",
+            hint="scores: scores was left changed",
         ),
         Wrong(
-            "float32_dx", "dx returned as float32", (loss_float32_dx,), BOTH, hint="dx dtype: got ndarray of float32"
+            "float32_dscores",
+            "dscores returned as float32",
+            (loss_float32_dscores,),
+            BOTH,
+            hint="dscores dtype: got ndarray of float32",
         ),
     ],
     "clip_gradients": [

@@ -62,18 +62,18 @@ def temporal_affine_backward(dout, cache):
     return (dout2 @ W.T).reshape(N, T, H), x.reshape(N * T, H).T @ dout2, dout2.sum(axis=0)
 
 
-def temporal_softmax_loss(x, y, mask):
-    """Scores x (N, T, V), targets y (N, T), mask bool (N, T) -> loss (sum over masked steps,
-    mean over N), dx (N, T, V)."""
-    N, T, V = x.shape
-    shifted = x - x.max(axis=2, keepdims=True)
+def temporal_softmax_loss(scores, y, mask):
+    """Scores (N, T, V), targets y (N, T), mask bool (N, T) -> loss (sum over masked steps,
+    mean over N), dscores (N, T, V)."""
+    N, T, V = scores.shape
+    shifted = scores - scores.max(axis=2, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
     picked = np.take_along_axis(log_probs, y[..., None], axis=2)[..., 0]
     loss = -np.sum(picked * mask) / N
-    dx = np.exp(log_probs)
-    np.put_along_axis(dx, y[..., None], np.take_along_axis(dx, y[..., None], axis=2) - 1.0, axis=2)
-    dx *= mask[..., None] / N
-    return loss, dx
+    dscores = np.exp(log_probs)
+    np.put_along_axis(dscores, y[..., None], np.take_along_axis(dscores, y[..., None], axis=2) - 1.0, axis=2)
+    dscores *= mask[..., None] / N
+    return loss, dscores
 
 
 def clip_gradients(grads, max_norm):

@@ -408,55 +408,57 @@ def temporal_affine_backward(report, temporal_affine_forward, temporal_affine_ba
 # --------------------------------------------------------------------------- temporal_softmax_loss
 
 
-def _masked_cross_entropy(x, y, mask):
+def _masked_cross_entropy(scores, y, mask):
     """torch's cross_entropy at every step, times the mask, summed, divided by N."""
     F = _torch().nn.functional
-    N, T, V = x.shape
-    per_step = F.cross_entropy(x.reshape(N * T, V), y.reshape(N * T), reduction="none")
+    N, T, V = scores.shape
+    per_step = F.cross_entropy(scores.reshape(N * T, V), y.reshape(N * T), reduction="none")
     return (per_step * mask.reshape(N * T)).sum() / N
 
 
-def softmax_loss_oracle(device, x, y, mask):
-    """(loss, dx) from torch on ``device``. The device comes first and is required: called in a
-    learner's place, temporal_softmax_loss(x, y, mask), this oracle must not stand in for it."""
+def softmax_loss_oracle(device, scores, y, mask):
+    """(loss, dscores) from torch on ``device``. The device comes first and is required: called in a
+    learner's place, temporal_softmax_loss(scores, y, mask), this oracle must not stand in for it."""
     loss, grads = forward_backward(
-        _masked_cross_entropy, dict(x=x, y=y, mask=mask.astype(np.float64)), 1.0, device=device
+        _masked_cross_entropy, dict(scores=scores, y=y, mask=mask.astype(np.float64)), 1.0, device=device
     )
-    return float(loss), grads["x"]
+    return float(loss), grads["scores"]
 
 
-LOSS_HINT = "loss = the sum over every (n, t) where mask is True of -log softmax(x[n, t])[y[n, t]], divided by N"
-DX_HINT = "dx = the softmax of x minus the one-hot of y, at unmasked steps only (0 where mask is False), divided by N"
+LOSS_HINT = "loss = the sum over every (n, t) where mask is True of -log softmax(scores[n, t])[y[n, t]], divided by N"
+DSCORES_HINT = "dscores = the softmax of scores minus the one-hot of y, at unmasked steps only (0 where mask is False), divided by N"
 ZERO_OVER_ZERO = (
     "a nan with ordinary scores is a 0 / 0: a sequence or a step whose mask is all False "
     "contributes 0, do not divide by its number of unmasked steps"
 )
 
 
-def _loss_and_oracles(report: Report, temporal_softmax_loss, x, y, mask, reference, argument_names):
-    """The learner's (loss, dx) on one case, whether both are finite (values that are not
+def _loss_and_oracles(report: Report, temporal_softmax_loss, scores, y, mask, reference, argument_names):
+    """The learner's (loss, dscores) on one case, whether both are finite (values that are not
     numbers count as finite: the comparison says what is wrong with them), and the oracles'
-    [(oracle, loss, dx)]: torch on every device, and the reference when given."""
-    oracles = [(f"torch {d}", *softmax_loss_oracle(d, x, y, mask)) for d in devices()]
+    [(oracle, loss, dscores)]: torch on every device, and the reference when given."""
+    oracles = [(f"torch {d}", *softmax_loss_oracle(d, scores, y, mask)) for d in devices()]
     if reference is not None:
-        oracles.append(("reference", *reference(x, y, mask)))
-    loss, dx = call_unchanged(
-        report, temporal_softmax_loss, x, y, mask, argument_names=argument_names, returns=("loss", "dx")
+        oracles.append(("reference", *reference(scores, y, mask)))
+    loss, dscores = call_unchanged(
+        report, temporal_softmax_loss, scores, y, mask, argument_names=argument_names, returns=("loss", "dscores")
     )
-    return loss, dx, not (has_nonfinite(loss) or has_nonfinite(dx)), oracles
+    return loss, dscores, not (has_nonfinite(loss) or has_nonfinite(dscores)), oracles
 
 
-def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, mask, reference=None, label="") -> bool:
-    """One case: loss and dx against torch, x, y and mask left unchanged, dx float64.
-    Returns whether the learner's loss and dx were finite."""
-    loss, dx, finite, oracles = _loss_and_oracles(
-        report, temporal_softmax_loss, x, y, mask, reference, ("x", "y", "mask")
+def compare_temporal_softmax_loss(
+    report: Report, temporal_softmax_loss, scores, y, mask, reference=None, label=""
+) -> bool:
+    """One case: loss and dscores against torch, scores, y and mask left unchanged, dscores float64.
+    Returns whether the learner's loss and dscores were finite."""
+    loss, dscores, finite, oracles = _loss_and_oracles(
+        report, temporal_softmax_loss, scores, y, mask, reference, ("scores", "y", "mask")
     )
-    N, T, _ = x.shape
+    N, T, _ = scores.shape
     count = max(1, int(mask.sum()))
-    loss0, dx0 = oracles[0][1], oracles[0][2]
-    unmasked_loss, unmasked_dx = softmax_loss_oracle("cpu", x, y, np.ones_like(mask))
-    for oracle, expected_loss, expected_dx in oracles:
+    loss0, dscores0 = oracles[0][1], oracles[0][2]
+    unmasked_loss, unmasked_dscores = softmax_loss_oracle("cpu", scores, y, np.ones_like(mask))
+    for oracle, expected_loss, expected_dscores in oracles:
         report.compare(
             f"loss{label}",
             loss,
@@ -471,31 +473,31 @@ def compare_temporal_softmax_loss(report: Report, temporal_softmax_loss, x, y, m
             },
         )
         report.compare(
-            f"dx{label}",
-            dx,
-            expected_dx,
+            f"dscores{label}",
+            dscores,
+            expected_dscores,
             oracle=oracle,
-            hint=DX_HINT if finite else ZERO_OVER_ZERO,
+            hint=DSCORES_HINT if finite else ZERO_OVER_ZERO,
             suspects={
-                "masked steps get zero gradient: multiply by mask[..., None]": unmasked_dx,
-                "the loss is divided by N only: dx too (not by N * T)": dx0 / T,
-                "the loss is averaged over N: divide dx by N": dx0 * N,
-                "divide by N, not by the number of unmasked steps": dx0 * N / count,
+                "masked steps get zero gradient: multiply by mask[..., None]": unmasked_dscores,
+                "the loss is divided by N only: dscores too (not by N * T)": dscores0 / T,
+                "the loss is averaged over N: divide dscores by N": dscores0 * N,
+                "divide by N, not by the number of unmasked steps": dscores0 * N / count,
             },
         )
-    require_float64(report, f"dx{label}", dx)
+    require_float64(report, f"dscores{label}", dscores)
     return finite
 
 
-def compare_large_scores(report: Report, temporal_softmax_loss, x, y, mask, cases, reference=None) -> None:
+def compare_large_scores(report: Report, temporal_softmax_loss, scores, y, mask, cases, reference=None) -> None:
     """The cases that need a numerically stable softmax, in order: (label, scores, hint).
     A case's hint is given when the learner's values stop being finite there first; a
     later case that breaks the same way points back to it, and finite wrong values get
     the hint of the ordinary case."""
     broke_before = False
-    for label, scores, hint in cases:
-        loss, dx, finite, oracles = _loss_and_oracles(
-            report, temporal_softmax_loss, scores, y, mask, reference, (None, None, None)
+    for label, large_scores, hint in cases:
+        loss, dscores, finite, oracles = _loss_and_oracles(
+            report, temporal_softmax_loss, large_scores, y, mask, reference, (None, None, None)
         )
         if finite:
             case_hint = (
@@ -504,9 +506,9 @@ def compare_large_scores(report: Report, temporal_softmax_loss, x, y, mask, case
         else:
             case_hint = "the same overflow as in the case above" if broke_before else hint
         broke_before = broke_before or not finite
-        for oracle, expected_loss, expected_dx in oracles:
+        for oracle, expected_loss, expected_dscores in oracles:
             report.compare(f"loss{label}", loss, expected_loss, oracle=oracle, hint=case_hint)
-            report.compare(f"dx{label}", dx, expected_dx, oracle=oracle, hint=case_hint)
+            report.compare(f"dscores{label}", dscores, expected_dscores, oracle=oracle, hint=case_hint)
 
 
 SHIFT_HINT = "np.exp overflows at large scores: subtract the max over V from each step's scores first (the softmax does not change)"
@@ -520,32 +522,32 @@ MARGIN_HINT = (
 )
 
 
-def stability_cases(x, y, offsets):
+def stability_cases(scores, y, offsets):
     """(label, scores, hint) for the three ways large scores break a naive softmax: every
     score shifted by 1000; steps on very different scales (``offsets`` (N, T)); a wrong
     class 800 above the target at every step."""
-    margin = x.copy()
-    wrong = (y + 1) % x.shape[2]
+    margin = scores.copy()
+    wrong = (y + 1) % scores.shape[2]
     np.put_along_axis(margin, wrong[..., None], np.take_along_axis(margin, wrong[..., None], axis=2) + 800.0, axis=2)
     return [
-        ("+1000", x + 1000.0, SHIFT_HINT),
-        (" scales", x + offsets[..., None], SCALES_HINT),
+        ("+1000", scores + 1000.0, SHIFT_HINT),
+        (" scales", scores + offsets[..., None], SCALES_HINT),
         (" margin", margin, MARGIN_HINT),
     ]
 
 
 def loss_case(rng=None, N=3, T=3, V=4):
-    """(x, y, mask): fixed values with a fully masked sequence and a fully masked step, or
+    """(scores, y, mask): fixed values with a fully masked sequence and a fully masked step, or
     random ones drawn from ``rng`` (about 60% of the steps count, and always step (0, 0))."""
     if rng is None:
-        x = linspace_array((N, T, V), -2.0, 1.5) * np.cos(np.arange(N * T * V)).reshape(N, T, V)
+        scores = linspace_array((N, T, V), -2.0, 1.5) * np.cos(np.arange(N * T * V)).reshape(N, T, V)
         y = np.array([[0, 3, 1], [2, 2, 3], [1, 0, 0]])
         # Sequence 1 and step 2 are fully masked: they must contribute nothing (and no 0 / 0).
         mask = np.array([[True, True, False], [False, False, False], [True, True, False]])  # 4 steps count, N = 3
-        return x, y, mask
-    x, y, mask = rng.normal(scale=3.0, size=(N, T, V)), rng.integers(0, V, size=(N, T)), rng.random((N, T)) < 0.6
+        return scores, y, mask
+    scores, y, mask = rng.normal(scale=3.0, size=(N, T, V)), rng.integers(0, V, size=(N, T)), rng.random((N, T)) < 0.6
     mask[0, 0] = True
-    return x, y, mask
+    return scores, y, mask
 
 
 def score_offsets(rng=None, N=3, T=3):
@@ -561,12 +563,14 @@ def score_offsets(rng=None, N=3, T=3):
 
 @visible_check
 def temporal_softmax_loss(report, temporal_softmax_loss):
-    """Graded: loss and dx against torch's cross_entropy with a mask (a fully masked sequence
+    """Graded: loss and dscores against torch's cross_entropy with a mask (a fully masked sequence
     and step), and for large scores: shifted, on very different scales, a large wrong margin."""
-    x, y, mask = loss_case()
-    compare_temporal_softmax_loss(report, temporal_softmax_loss, x, y, mask)
+    scores, y, mask = loss_case()
+    compare_temporal_softmax_loss(report, temporal_softmax_loss, scores, y, mask)
     if not report.failures:  # large scores once ordinary ones are right: one mistake, its own lines
-        compare_large_scores(report, temporal_softmax_loss, x, y, mask, stability_cases(x, y, score_offsets()))
+        compare_large_scores(
+            report, temporal_softmax_loss, scores, y, mask, stability_cases(scores, y, score_offsets())
+        )
 
 
 # --------------------------------------------------------------------------- clip_gradients

@@ -6,9 +6,13 @@ hold no answer and turn a learner's broken return into a plain failure."""
 
 from __future__ import annotations
 
+import inspect
+import json
+
 import numpy as np
 import pytest
 
+from autograder import COURSE_ROOT
 from autograder.hidden import bptt as hidden
 from autograder.mistakes import bptt as catalog
 from autograder.reference import bptt as ref
@@ -119,3 +123,19 @@ def test_the_hidden_check_names_the_catalogs_mistake(check, wrong, capsys):
     with pytest.raises(AssertionError) as failure:
         getattr(hidden, check)(*wrong.functions, seed=0)
     assert wrong.hint in str(failure.value)
+
+
+def test_the_loss_takes_scores_everywhere():
+    # One name for the output layer's scores: the notebook's stub (both copies), the reference
+    # and every known-wrong variant take (scores, y, mask), and the check calls the gradient dscores.
+    expected = ["scores", "y", "mask"]
+    functions = [ref.temporal_softmax_loss] + [w.functions[0] for w in catalog.VARIANTS["temporal_softmax_loss"]]
+    for function in functions:
+        assert list(inspect.signature(function).parameters) == expected, function.__name__
+    for folder in ("solutions", "lessons"):
+        notebook = json.loads((COURSE_ROOT / folder / "03_bptt" / "bptt.ipynb").read_text())
+        sources = ["".join(cell["source"]) for cell in notebook["cells"]]
+        assert any(source.startswith("def temporal_softmax_loss(scores, y, mask):") for source in sources), folder
+    report = visible.Report("temporal_softmax_loss", quiet=True)
+    visible.compare_temporal_softmax_loss(report, ref.temporal_softmax_loss, *visible.loss_case())
+    assert {"loss", "dscores", "dscores dtype"} <= {line.quantity for line in report.lines}
