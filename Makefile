@@ -1,10 +1,18 @@
 # The course's commands. `make lab` and `make test` are the two a newcomer needs;
 # each creates .venv on first use and reinstalls when pyproject.toml changes.
+# (The student bundle has a Makefile of its own: tools/bundle/Makefile.)
 
+# The interpreter .venv is built from (3.11 or newer): `make install PYTHON=python3.12`.
 PYTHON ?= python3
+# Where PyTorch comes from: empty for PyPI (on Linux the CUDA build, several GB with NVIDIA's
+# libraries); `cpu` for the CPU-only build (about 180 MB) from https://download.pytorch.org/whl/cpu.
+TORCH_INDEX ?=
+# One lesson for `make check` / `make reset`, e.g. LESSON=01_fc_layers (check: default all).
+LESSON ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_SETTINGS := $(VENV)/.lab-settings
 
 # Commands run by nbgrader itself (alembic, which creates a gradebook) come from .venv.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -14,10 +22,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 LAB_ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install lab test test-fast lint format hooks git-notebooks lessons check-lessons datasets bench gpu-check clean
+.PHONY: help install lab check reset test test-fast lint format hooks git-notebooks lessons check-lessons datasets bench gpu-check clean
 
 help:
-	@echo "make lab      install (first time) and open JupyterLab on lessons/"
+	@echo "make lab      install (first time) and open JupyterLab on the course (README.md first)"
+	@echo "make check    score the lesson notebooks with their visible checks (LESSON=01_fc_layers: one)"
+	@echo "make reset LESSON=01_fc_layers  put a lesson back as handed out (yours is kept in backups/)"
+	@echo "make install  only install: PYTHON=python3.12 another interpreter, TORCH_INDEX=cpu the CPU-only PyTorch"
 	@echo "make test     install (first time) and run the whole test suite"
 	@echo "make test-fast  the suite without the slow notebook, pipeline and browser runs (a few minutes)"
 	@echo "make lint     ruff: lint, and check the formatting (changes nothing)"
@@ -25,24 +36,24 @@ help:
 	@echo "make hooks    install the git hooks of .pre-commit-config.yaml (ruff, nbstripout) in this clone"
 	@echo "make lessons  regenerate lessons/ from solutions/ with nbgrader"
 	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
-	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading 20 submissions (1 and 2 workers, sandbox on/off)"
+	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading: where a notebook's time goes, nbgrader autograde vs grade with 1/2 local and 1/2 Dask workers"
 	@echo "make datasets rebuild datasets/ from their source packages"
 	@echo "make gpu-check  on a CUDA machine: every CUDA test, every lesson's checks on CUDA, lessons 06-07 on the GPU (one table)"
 
 install: $(STAMP)
 
+# tools/install.sh: checks the interpreter's version, builds .venv (removed again if the install
+# fails), installs the course with the test suite's tools, and applies tools/lab_settings.py.
+# tools/system-packages.sh: Chromium (browser tests) and bubblewrap (grading sandbox) where it can.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	bash tools/install.sh "$(PYTHON)" $(VENV) dev "$(TORCH_INDEX)"
 	bash tools/system-packages.sh
-	@# Learners work without nbgrader's exchange: hide the pieces that need one
-	@# (they would only show errors), keep Validate and the instructor's formgrader.
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader:assignment-list
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader:course-list
-	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.assignment_list
-	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.course_list
 	$(MAKE) --no-print-directory git-notebooks
+	touch $(STAMP) $(LAB_SETTINGS)
+
+# JupyterLab's settings again when tools/lab_settings.py changes (no reinstall).
+$(LAB_SETTINGS): $(dir $(abspath $(firstword $(MAKEFILE_LIST))))tools/lab_settings.py | $(STAMP)
+	$(BIN)/python $<
 	touch $@
 
 # In a git clone of the course (not in a student bundle), `git diff` and `git merge` of notebooks
@@ -63,18 +74,24 @@ endif
 hooks: $(STAMP)
 	$(BIN)/pre-commit install
 
-# JupyterLab refuses to run as root (containers, CI) unless told to.
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-
-# The server runs from the course root so that nbgrader's Validate button and the
-# formgrader find nbgrader_config.py; the browser opens on lessons/.
-# The instructor's course (not the student bundle, which has no autograder/) adds the
-# extension that keeps a student's HTML inert in the formgrader and JupyterLab.
-# (Looked for beside this Makefile: the tests run it with -C on a copy of the course.)
+# tools/lab.sh (the conda route runs it too): the course root as the server's root, README.md as
+# the start page, JupyterLab's terminal with this environment's python, and in this clone the
+# extension that keeps a student's HTML inert (autograder/safe_html.py).
+# The tools are looked for beside this Makefile and the course is the folder make runs in:
+# the tests run `make -C COPY -f REPO/Makefile lab` on a copy of the course.
 COURSE_DIR := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
-SAFE_HTML := $(if $(wildcard $(COURSE_DIR)autograder/safe_html.py),--ServerApp.jpserver_extensions=autograder.safe_html=True,)
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons $(SAFE_HTML) $(ALLOW_ROOT) $(LAB_ARGS)
+lab: $(STAMP) $(LAB_SETTINGS)
+	COURSE_ROOT="$(CURDIR)" bash $(COURSE_DIR)tools/lab.sh $(LAB_ARGS)
+
+# The learner's self-check, for every lesson (or LESSON=...): exits non-zero below full marks.
+LESSON_IDS = $(patsubst lessons/%/,%,$(wildcard lessons/[0-9][0-9]_*/))
+check: $(STAMP)
+	@status=0; for lesson in $(or $(LESSON),$(LESSON_IDS)); do \
+		$(BIN)/python -m course check $$lesson || status=1; echo; done; exit $$status
+
+reset: $(STAMP)
+	@test -n "$(LESSON)" || { echo "say which lesson: make reset LESSON=01_fc_layers" >&2; exit 2; }
+	$(BIN)/python -m course reset $(LESSON)
 
 # Two test processes, a whole test file each (module fixtures grade a class once), and one
 # BLAS/torch thread per process: with more threads than cores, torch's many tiny operations

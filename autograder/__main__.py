@@ -2,8 +2,9 @@
 
 build [--check]      regenerate lessons/ from solutions/ (--check: only compare)
 check NOTEBOOK       a learner's self-check with the full (hidden) tests
-grade SUBMITTED      grade a class in parallel: gradebook, feedback, grades.csv
+grade SUBMITTED      grade a class in parallel (or on a Dask cluster): gradebook, feedback, grades.csv, canvas.csv
 release OUT          the student bundle: no solutions, references or hidden tests
+release-solutions OUT ID...  worked solutions of lessons past their deadline, hidden tests removed
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _build(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from .selfcheck import self_check
 
-    return self_check(Path(args.notebook), timeout=args.timeout)
+    return self_check(Path(args.notebook), timeout=args.timeout, lesson=args.lesson)
 
 
 def _mib(value: int | None) -> int | None:
@@ -57,6 +58,9 @@ def _grade(args: argparse.Namespace) -> int:
             course_cell_timeout=args.course_cell_timeout,
             workdir_bytes=_mib(args.workdir_mib),
             record_bytes=_mib(args.record_mib),
+            scheduler=args.scheduler,
+            students=args.student,
+            db_url=args.db_url,
         )
     except Stopped as stop:
         if stop.outcomes:
@@ -71,7 +75,7 @@ def _grade(args: argparse.Namespace) -> int:
         return stop.exit_code
     print()
     print(summary_table(outcomes))
-    print(f"\ngrades: {out / 'grades.csv'}")
+    print(f"\ngrades: {out / 'grades.csv'} (Canvas's import: {out / 'canvas.csv'})")
     print(f"feedback: {out / 'feedback'}/<student>/<assignment>/")
     return 0
 
@@ -81,6 +85,14 @@ def _release(args: argparse.Namespace) -> int:
 
     path = make_release(Path(args.out), upto=args.upto)
     print(f"student bundle written to {path} and verified: no solutions, references or hidden tests")
+    return 0
+
+
+def _release_solutions(args: argparse.Namespace) -> int:
+    from .release import release_solutions
+
+    written = release_solutions(Path(args.out), args.lessons)
+    print(f"{len(written)} solution notebooks written to {Path(args.out).resolve()} (hidden tests removed)")
     return 0
 
 
@@ -96,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("check", help="score your notebook with the full tests (never changes it)")
     p.add_argument("notebook", help="your notebook, e.g. lessons/01_fc_layers/fc_layers.ipynb")
+    p.add_argument("--lesson", metavar="ID", help="which lesson a renamed copy is (e.g. 01_fc_layers)")
     p.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     p.set_defaults(run=_check)
 
@@ -129,6 +142,24 @@ def main(argv: list[str] | None = None) -> int:
         "--record-mib", type=int, metavar="MIB", help="MiB a kernel may write into the record folder (default 64)"
     )
     p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="grade on the Dask cluster of this scheduler instead of local worker processes "
+        "(docs/grading-at-scale.md); --workers is then the cluster's",
+    )
+    p.add_argument(
+        "--db-url",
+        metavar="URL",
+        help="keep the gradebook in this database (nbgrader's CourseDirectory.db_url, e.g. "
+        "postgresql://USER@HOST/DB for a course with several graders) instead of OUT/gradebook.db",
+    )
+    p.add_argument(
+        "--student",
+        action="append",
+        metavar="ID",
+        help="grade this student again, and only them (repeat for several); everyone else's grades are left as they are",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="grade again the submissions already graded from the same "
@@ -145,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         "lesson gives an earlier lesson's answers as working code",
     )
     p.set_defaults(run=_release)
+
+    p = commands.add_parser(
+        "release-solutions", help="worked solutions of lessons past their deadline, hidden tests removed"
+    )
+    p.add_argument("out", help="folder to create")
+    p.add_argument("lessons", nargs="+", metavar="ID")
+    p.set_defaults(run=_release_solutions)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from . import COURSE_ROOT, grading
@@ -121,9 +121,11 @@ def _init_worker(template: str, settings: Settings, scratch: str | None = None) 
     atexit.register(_WORKER.close)
 
 
-def _grade_in_worker(submission: Submission, out: str) -> Outcome:
+def _grade_in_worker(submission: Submission, out: str, course: grading.ScratchCourse | None = None) -> Outcome:
+    """Grade one submission in this process's scratch course (``course``, else the one
+    _init_worker made), as an Outcome whatever happens but a full disk."""
     try:
-        return _WORKER.grade(submission, Path(out))
+        return (course or _WORKER).grade(submission, Path(out))
     except Exception as error:  # never let one submission stop the class ...
         if _is_disk_full(error):  # ... except a full disk, which would stop every other one too
             raise DiskFull(_disk_full_message(error)) from None
@@ -365,6 +367,44 @@ def run_tasks(
 
 # ------------------------------------------------------------------ the output course
 
+#: Output courses whose gradebook is not their own SQLite file: out -> nbgrader db_url
+#: (e.g. postgresql://grader@db.example.org/course), while gradebook_at() says so.
+_OUTPUT_DB: dict[Path, str] = {}
+
+
+@contextlib.contextmanager
+def gradebook_at(out: Path, db_url: str | None) -> Iterator[None]:
+    """Within this block, the output course ``out`` keeps its gradebook at ``db_url`` (as
+    nbgrader's ``CourseDirectory.db_url``: PostgreSQL for a course with several graders)
+    instead of ``out/gradebook.db``. None: the SQLite file, as always."""
+    key = Path(out).resolve()
+    if db_url is None:
+        yield
+        return
+    # A new database gets nbgrader's tables through `alembic`, run by name: from this environment.
+    os.environ["PATH"] = nbgrader_env()["PATH"]
+    _OUTPUT_DB[key] = db_url
+    try:
+        yield
+    finally:
+        _OUTPUT_DB.pop(key, None)
+
+
+def _db_url(out: Path) -> str | None:
+    return _OUTPUT_DB.get(Path(out).resolve())
+
+
+def _output_gradebook(out: Path):
+    """The output course's nbgrader gradebook (a context manager), wherever it is kept."""
+    from nbgrader.api import Gradebook
+
+    url = _db_url(out)
+    return Gradebook(url, grading.COURSE_ID) if url else _gradebook(out)
+
+
+def _has_gradebook(out: Path) -> bool:
+    return _db_url(out) is not None or (out / "gradebook.db").exists()
+
 
 def prepare_output(out: Path, assignments: set[str], template: Path) -> None:
     """Make ``out`` a course root with a gradebook that knows the assignments.
@@ -376,7 +416,7 @@ def prepare_output(out: Path, assignments: set[str], template: Path) -> None:
     """
     out.mkdir(parents=True, exist_ok=True)
     _install(COURSE_ROOT / "nbgrader_config.py", out / "nbgrader_config.py")
-    if not (out / "gradebook.db").exists():
+    if _db_url(out) is None and not (out / "gradebook.db").exists():
         _install(template / "gradebook.db", out / "gradebook.db")
     for assignment in sorted(assignments):
         source, target = template / SOURCE / assignment, out / SOURCE / assignment
@@ -417,6 +457,8 @@ def _generate_assignment(root: Path, assignment: str) -> None:
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
+    # Into the root's own gradebook (an output course's may be elsewhere: gradebook_at).
+    config.CourseDirectory.db_url = _db_url(root) or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
     # Creating a gradebook runs `alembic` by name: it lives beside this interpreter.
     os.environ["PATH"] = nbgrader_env()["PATH"]
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
@@ -430,9 +472,9 @@ def _generate_assignment(root: Path, assignment: str) -> None:
 def _known_assignment(root: Path, assignment: str) -> bool:
     from nbgrader.api import MissingEntry
 
-    if not (root / "gradebook.db").exists():
+    if not _has_gradebook(root):
         return False
-    with _gradebook(root) as gradebook:
+    with _output_gradebook(root) as gradebook:
         try:
             gradebook.find_assignment(assignment)
             return True
@@ -442,7 +484,11 @@ def _known_assignment(root: Path, assignment: str) -> bool:
 
 def _template(assignments: set[str], scratch: Path | None = None) -> Path:
     """A clean course root (config, sources, a gradebook with only the assignments) that
-    each worker copies: workers never see the class's existing gradebook."""
+    each worker copies: workers never see the class's existing gradebook.
+
+    nbgrader's generate_assignment (seconds of CPU per lesson) runs once per lesson source:
+    its gradebook is kept in a cache folder of this user's (TEMPLATE_CACHE), by the digest
+    of everything it is made from, and copied from there by the next run or self-check."""
     template = Path(tempfile.mkdtemp(prefix="rnn-template-", dir=scratch))
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
     for assignment in sorted(assignments):
@@ -451,8 +497,46 @@ def _template(assignments: set[str], scratch: Path | None = None) -> Path:
             template / SOURCE / assignment,
             ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
         )
+    cached = _template_cache() / _template_key(template, assignments)
+    if (cached / "gradebook.db").is_file():
+        shutil.copy2(cached / "gradebook.db", template / "gradebook.db")
+        return template
+    for assignment in sorted(assignments):
         _generate_assignment(template, assignment)
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        staged = Path(tempfile.mkdtemp(prefix=".new-", dir=_template_cache()))
+        shutil.copy2(template / "gradebook.db", staged / "gradebook.db")
+        try:
+            staged.rename(cached)
+        except OSError:  # another run put it there first
+            shutil.rmtree(staged, ignore_errors=True)
     return template
+
+
+#: Where generated template gradebooks are kept (RNN_COURSE_CACHE overrides; private to
+#: this user: a gradebook holds the hidden tests).
+TEMPLATE_CACHE_ENV = "RNN_COURSE_CACHE"
+
+
+def _template_cache() -> Path:
+    root = os.environ.get(TEMPLATE_CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "rnn-course"
+    )
+    folder = Path(root) / "templates"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _template_key(template: Path, assignments: set[str]) -> str:
+    """What a template gradebook is made from: nbgrader's version, the course's
+    configuration and each lesson's source files."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"nbgrader {version('nbgrader')}\0".encode())
+    digest.update((template / "nbgrader_config.py").read_bytes())
+    for assignment in sorted(assignments):
+        digest.update(f"\0{assignment}\0{_tree_digest(template / SOURCE / assignment)}".encode())
+    return digest.hexdigest()[:32]
 
 
 # ------------------------------------------------------------------ the gradebook
@@ -461,7 +545,7 @@ def _template(assignments: set[str], scratch: Path | None = None) -> Path:
 def _ensure_state_table(out: Path) -> None:
     from sqlalchemy import text
 
-    with _gradebook(out) as gradebook:
+    with _output_gradebook(out) as gradebook:
         gradebook.db.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (student_id VARCHAR(128) NOT NULL, "
@@ -493,7 +577,7 @@ def _transaction(out: Path) -> Iterator[object]:
     nbgrader_log = logging.getLogger("tornado.application")
     was_disabled, nbgrader_log.disabled = nbgrader_log.disabled, True
     try:
-        with _gradebook(out) as gradebook:
+        with _output_gradebook(out) as gradebook:
             session = gradebook.db
             gradebook.db = _OneTransaction(session)
             try:
@@ -555,7 +639,7 @@ def _graded_before(out: Path) -> dict[tuple[str, str], dict]:
     """(student, assignment) -> the state row of every submission graded in an earlier run."""
     from sqlalchemy import inspect, text
 
-    with _gradebook(out) as gradebook:
+    with _output_gradebook(out) as gradebook:
         if not inspect(gradebook.engine).has_table(STATE_TABLE):
             return {}  # a gradebook from before this table (or stopped before prepare_output)
         rows = gradebook.db.execute(
@@ -569,7 +653,7 @@ def _kept_outcome(out: Path, submission: Submission, state: dict) -> Outcome | N
     from nbgrader.api import MissingEntry
 
     outcome = Outcome(submission.student, submission.assignment, graded=True)
-    with _gradebook(out) as gradebook:
+    with _output_gradebook(out) as gradebook:
         try:
             gradebook.find_submission(submission.assignment, submission.student)
         except MissingEntry:
@@ -643,11 +727,13 @@ def export_csv(out: Path) -> Path:
     staged = out / ".grades.csv.new"
     not_graded = {key: row["note"] for key, row in _graded_before(out).items() if row["status"] == "not graded"}
     try:
-        with _gradebook(out) as gradebook, open(staged, "w", newline="") as handle:
+        with _output_gradebook(out) as gradebook, open(staged, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)
-            for assignment in gradebook.assignments:
-                for student in gradebook.students:
+            # Sorted: the same class gives the same file, whatever order it was graded in.
+            everyone = sorted(gradebook.students, key=lambda student: student.id)
+            for assignment in sorted(gradebook.assignments, key=lambda assignment: assignment.name):
+                for student in everyone:
                     row = {
                         "assignment": assignment.name,
                         "duedate": assignment.duedate,
@@ -676,6 +762,52 @@ def export_csv(out: Path) -> Path:
     finally:
         with contextlib.suppress(OSError):
             staged.unlink()
+    export_canvas_csv(out)
+    return target
+
+
+#: The columns Canvas's gradebook import requires before the assignments (as its own
+#: gradebook export writes them); the row after the header gives each assignment's points.
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+CANVAS_POINTS_ROW = "Points Possible"
+
+
+def export_canvas_csv(out: Path) -> Path:
+    """canvas.csv: the wide form Canvas's gradebook imports (Grades > Import), one row per
+    student and one column per assignment, after the columns Canvas requires and a
+    "Points Possible" row. A student is matched by SIS User ID (nbgrader's student id);
+    Canvas's own ID is left empty. A submission that could not be graded is left blank
+    (Canvas keeps what it has), a missing one scores 0 (as in grades.csv); the score is
+    nbgrader's, after any late penalty. The file is replaced whole, or not at all."""
+    from nbgrader.api import MissingEntry
+
+    target = out / "canvas.csv"
+    staged = out / ".canvas.csv.new"
+    not_graded = {key for key, row in _graded_before(out).items() if row["status"] == "not graded"}
+    try:
+        with _output_gradebook(out) as gradebook, open(staged, "w", newline="") as handle:
+            assignments = sorted(gradebook.assignments, key=lambda assignment: assignment.name)
+            writer = csv.writer(handle)
+            writer.writerow(CANVAS_COLUMNS + [a.name for a in assignments])
+            writer.writerow([CANVAS_POINTS_ROW, "", "", "", ""] + [f"{a.max_score:g}" for a in assignments])
+            for student in sorted(gradebook.students, key=lambda student: student.id):
+                name = ", ".join(n for n in (student.last_name, student.first_name) if n) or student.id
+                scores = []
+                for assignment in assignments:
+                    if (student.id, assignment.name) in not_graded:
+                        scores.append("")
+                        continue
+                    try:
+                        submission = gradebook.find_submission(assignment.name, student.id)
+                    except MissingEntry:
+                        scores.append("0")
+                    else:
+                        scores.append(f"{max(0.0, submission.score - submission.late_submission_penalty):g}")
+                writer.writerow([name, "", student.id, "", ""] + scores)
+        os.replace(staged, target)
+    finally:
+        with contextlib.suppress(OSError):
+            staged.unlink()
     return target
 
 
@@ -697,6 +829,10 @@ def grade_class(
     course_cell_timeout: int | None = None,
     workdir_bytes: int | None = None,
     record_bytes: int | None = None,
+    scheduler: str | None = None,
+    students: Collection[str] | None = None,
+    db_url: str | None = None,
+    feedback: bool = True,
 ) -> list[Outcome]:
     """Grade every SUBMITTED/<student>/<assignment>/ and write gradebook, autograded
     notebooks, feedback and grades.csv into ``out``. Returns one Outcome per submission.
@@ -707,11 +843,23 @@ def grade_class(
     SIGTERM or a full disk ends the run early. The budgets (``notebook_budget`` seconds of
     learner cells per notebook, ``course_cell_timeout`` seconds per locked course cell,
     ``workdir_bytes`` and ``record_bytes`` a kernel may write) default to Settings'.
+    ``scheduler`` (tcp://HOST:PORT): grade on that Dask cluster instead of local worker
+    processes (autograder.cluster). ``students``: grade these students again, and only them
+    (everyone else's grades are left as they are; grades.csv lists everyone). ``db_url``:
+    the output gradebook is kept there (nbgrader's ``CourseDirectory.db_url``, e.g. a
+    PostgreSQL database several graders share) instead of ``out/gradebook.db``; this
+    process is its only writer all the same. ``feedback=False``: no feedback pages (a
+    self-check, which prints its own report).
     """
     from tqdm.auto import tqdm
 
     _quiet_nbgrader()
     submissions = find_submissions(Path(submitted), assignment)
+    if students is not None:
+        unknown = sorted(set(students) - {s.student for s in submissions})
+        if unknown:
+            raise SystemExit(f"no submission under {submitted}/ for: {', '.join(unknown)}")
+        submissions = [s for s in submissions if s.student in set(students)]
     if not submissions:
         raise SystemExit(f"no submissions found under {submitted}/<student>/<assignment>/")
     out = Path(out).resolve()
@@ -722,11 +870,13 @@ def grade_class(
         workdir_bytes=workdir_bytes,
         record_bytes=record_bytes,
     )
-    settings = Settings(timeout=timeout, sandbox=sandbox, **{k: v for k, v in budgets.items() if v is not None})
+    settings = Settings(
+        timeout=timeout, sandbox=sandbox, feedback=feedback, **{k: v for k, v in budgets.items() if v is not None}
+    )
     outcomes: list[Outcome] = []
     csv_written = False
     scratch = Path(tempfile.mkdtemp(prefix="rnn-run-"))
-    with _Signals(active=not in_process) as signals:
+    with gradebook_at(out, db_url), _Signals(active=not in_process) as signals:
         try:
             template = _template(assignments, scratch)
             signals.check()
@@ -735,7 +885,8 @@ def grade_class(
             pipeline = hashlib.sha256((template / "nbgrader_config.py").read_bytes()).hexdigest()
             tests = {a: _tree_digest(template / SOURCE / a) + pipeline for a in assignments}
             digests = {s: submission_digest(s, settings, tests[s.assignment]) for s in submissions}
-            earlier = {} if force else _graded_before(out)
+            # Named students are graded again, as --force does for everyone.
+            earlier = {} if force or students is not None else _graded_before(out)
             pending = []
             for submission in submissions:
                 state = earlier.get((submission.student, submission.assignment))
@@ -746,11 +897,21 @@ def grade_class(
                     pending.append(submission)
                 else:
                     outcomes.append(kept)
-            workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+            client = None
+            if scheduler:
+                from . import cluster
+
+                try:
+                    client = cluster.connect(scheduler)
+                except (OSError, TimeoutError) as error:
+                    raise SystemExit(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+                workers = len(client.nthreads())
+            else:
+                workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
             if in_process:
                 workers = 1
             if progress:
-                _announce(len(submissions), len(pending), workers, sandbox)
+                _announce(len(submissions), len(pending), workers, sandbox, client)
 
             bar = tqdm(total=len(pending), desc="grading", unit="notebook", disable=not progress, file=sys.stderr)
 
@@ -772,18 +933,23 @@ def grade_class(
             else:
                 make_executor = lambda: _process_executor(template, settings, scratch)  # noqa: E731
             try:
-                run_tasks(
-                    pending,
-                    functools.partial(_grade_in_worker, out=str(out)),
-                    make_executor,
-                    workers,
-                    merged,
-                    lost,
-                    signals.check,
-                    after_loss=lambda: _kill_strays(scratch),
-                )
+                if client is not None:
+                    _run_on_dask(client, pending, template, settings, out, scratch, merged, lost, signals.check)
+                else:
+                    run_tasks(
+                        pending,
+                        functools.partial(_grade_in_worker, out=str(out)),
+                        make_executor,
+                        workers,
+                        merged,
+                        lost,
+                        signals.check,
+                        after_loss=lambda: _kill_strays(scratch),
+                    )
             finally:
                 bar.close()
+                if client is not None:
+                    client.close()
             export_csv(out)
             csv_written = True
         except _Interrupted as stop:
@@ -814,12 +980,49 @@ def grade_class(
     return _sorted(outcomes)
 
 
+def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost, stop) -> None:
+    """The class's tasks on a Dask cluster (autograder.cluster): the same grading as a
+    local worker's, input and output carried as data; this process writes every result."""
+    from . import cluster
+
+    stems = {
+        a: sorted(p.stem for p in (template / SOURCE / a).glob("*.ipynb")) for a in {s.assignment for s in pending}
+    }
+    executor = client.get_executor(pure=False)
+    # Sent to each worker once, not with every task.
+    blob = client.scatter(cluster.template_blob(template), broadcast=True, hash=False)
+
+    def submit(submission: Submission) -> concurrent.futures.Future:
+        parcel = cluster.pack(submission, set(stems[submission.assignment]), settings.notebook_bytes, scratch)
+        return executor.submit(cluster.grade_parcel, parcel, blob, settings)
+
+    def delivered(submission: Submission, result) -> None:
+        if isinstance(result, cluster.Delivery):
+            cluster.deliver(out, result, stems[submission.assignment])
+            result = result.outcome
+        merged(submission, result)
+
+    try:
+        cluster.run_on_cluster(pending, submit, cluster.cluster_capacity(client), delivered, lost, stop)
+    finally:
+        executor.shutdown(wait=False)  # Dask's: cancels what is still in flight
+
+
 def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
     return sorted(outcomes, key=lambda o: (o.assignment, o.student))
 
 
-def _announce(total: int, pending: int, workers: int, sandbox: bool) -> None:
+def _announce(total: int, pending: int, workers: int, sandbox: bool, client=None) -> None:
     available, reason = sandbox_status()
+    where = "worker(s)"
+    if client is not None:  # the workers' sandboxes count, not this machine's
+        from .cluster import workers_sandboxed
+
+        states = workers_sandboxed(client)
+        unsandboxed = {w: why for w, (ok, why) in states.items() if not ok}
+        available = not unsandboxed
+        reason = "; ".join(f"{w}: {why}" for w, why in sorted(unsandboxed.items()))
+        where = f"Dask worker(s) of {client.scheduler.address}"
     if sandbox and not available:
         print(
             "WARNING: grading WITHOUT a sandbox: the notebooks' code runs with this user's rights, "
@@ -829,7 +1032,7 @@ def _announce(total: int, pending: int, workers: int, sandbox: bool) -> None:
         )
     kept = f" ({total - pending} unchanged since graded: kept)" if pending < total else ""
     print(
-        f"grading {pending} of {total} submission(s){kept} with {workers} worker(s); "
+        f"grading {pending} of {total} submission(s){kept} with {workers} {where}; "
         f"sandbox: {'bubblewrap' if sandbox and available else 'OFF'}",
         file=sys.stderr,
         flush=True,
@@ -840,7 +1043,7 @@ def _export_if_possible(out: Path) -> bool:
     """grades.csv for what is graded, when the run stops early (False if it cannot be written:
     the previous one, if any, is left whole)."""
     try:
-        if (out / "gradebook.db").exists():
+        if _has_gradebook(out):
             export_csv(out)
             return True
     except Exception as error:

@@ -6,7 +6,7 @@ On such a machine it runs, and prints one table of:
   oracles that the checks add when a GPU is present, and every known-wrong variant
   still caught with them;
 - lessons 06 and 07 executed end to end as a learner runs them (full experiments), on the GPU;
-- one training epoch of lesson 07's model on the CPU and on the GPU (the benchmark).
+- lesson 07's model timed on the CPU and on the GPU, its learner and full runs projected from timed minibatches (the benchmark).
 
 Without CUDA it says so and exits 0, claiming nothing. Exit status 1 when any row failed.
 

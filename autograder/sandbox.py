@@ -281,7 +281,10 @@ def sandboxed_kernel(
 
         plan = _Plan(
             bwrap=shutil.which("bwrap") or "bwrap",
-            python=sys.executable,
+            # Absolute, with the folder's links resolved but not the interpreter's own (a
+            # virtual environment is found through it): an interpreter started by a relative
+            # path would not be found from the sandbox's working directory.
+            python=os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable)),
             environment=[str(p) for p in _python_prefixes()],
             readable=[str(p) for p in readable],
             writable=[str(p) for p in [*writable, ipc_dir]],

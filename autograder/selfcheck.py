@@ -1,11 +1,14 @@
-"""A learner's self-check: grade a copy of one notebook with the full tests.
+"""The instructor's check of one notebook with the full tests: ``python -m autograder check``.
 
-The same grading as an instructor's (autograder.grading), hidden checks included, on a
-copy in a temporary folder: the learner's file is only read. Works from any folder.
+The same grading as a class run's (autograder.grading), hidden checks included, on a
+copy in a temporary folder: the notebook is only read. Works from any folder and with any
+interpreter path. Learners have ``python -m course check`` (course/selfcheck.py): the
+visible checks only, since the hidden ones never leave the instructor's side.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -17,27 +20,51 @@ from .grading import grade_class
 SOURCE = COURSE_ROOT / "solutions"
 
 
-def assignment_of(notebook: Path) -> str:
-    """The lesson a notebook belongs to: its folder's name, or else the lesson that has a
-    notebook of the same name."""
-    if (SOURCE / notebook.parent.name / notebook.name).exists():
+def _lessons() -> list[str]:
+    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and (p / "").exists() and any(p.glob("*.ipynb")))
+
+
+def assignment_of(notebook: Path, lesson: str | None = None) -> str:
+    """The lesson a notebook belongs to: ``lesson`` when given; else its folder's name when
+    that is a lesson (a renamed copy beside the lesson); else the lesson with a notebook of
+    the same name."""
+    known = _lessons()
+    if lesson is not None:
+        if lesson not in known:
+            raise SystemExit(f"--lesson {lesson}: no such lesson (lessons: {', '.join(known)})")
+        return lesson
+    if notebook.parent.name in known:
         return notebook.parent.name
     matches = sorted(p.parent.name for p in SOURCE.glob(f"*/{notebook.name}"))
     if len(matches) != 1:
-        known = ", ".join(sorted(p.relative_to(SOURCE).as_posix() for p in SOURCE.glob("*/*.ipynb")))
-        raise SystemExit(f"{notebook}: not a lesson notebook (lessons: {known})")
+        raise SystemExit(
+            f"{notebook}: not a lesson notebook's name, nor in a lesson's folder. If it is a copy of a lesson, "
+            f"say which: python -m autograder check {notebook} --lesson {known[0] if known else 'NN_topic'} "
+            f"(lessons: {', '.join(known)})"
+        )
     return matches[0]
 
 
-def self_check(notebook: Path, timeout: int = 120) -> int:
+def _resolved_interpreter() -> str:
+    """sys.executable with its folder resolved: run as ``../../.venv/bin/python`` it reads
+    ``/here/../../.venv/bin/python``, a path the sandbox cannot follow (its ``..`` passes
+    through folders the sandbox does not show). The file itself stays the venv's link."""
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
+
+
+def self_check(notebook: Path, timeout: int = 120, lesson: str | None = None) -> int:
     notebook = notebook.expanduser().resolve()
     if not notebook.is_file():
         raise SystemExit(f"{notebook}: no such notebook")
-    assignment = assignment_of(notebook)
+    assignment = assignment_of(notebook, lesson)
+    [source] = sorted((SOURCE / assignment).glob("*.ipynb"))
+    sys.executable = _resolved_interpreter()  # the kernels (and their sandbox) start from it
     with tempfile.TemporaryDirectory(prefix="rnn-check-") as scratch:
         submitted = Path(scratch) / "submitted" / "you" / assignment
         submitted.mkdir(parents=True)
-        shutil.copy2(notebook, submitted / notebook.name)
+        # Under the lesson's own name: nbgrader grades only notebooks named as in the source,
+        # so a renamed copy would otherwise be graded as missing.
+        shutil.copy2(notebook, submitted / source.name)
         print(f"checking {notebook} ({assignment}) with the full tests, hidden ones included ...", flush=True)
         try:
             [outcome] = grade_class(
@@ -48,13 +75,15 @@ def self_check(notebook: Path, timeout: int = 120) -> int:
                 out=Path(scratch) / "out",
                 progress=False,
                 in_process=True,
+                feedback=False,  # the table below is the learner's feedback
             )
         except KeyboardInterrupt:
             print("stopped (Ctrl-C): nothing was checked; your notebook is unchanged", file=sys.stderr)
             return 130
     print(report_table(outcome))
-    # Non-zero below full marks, so that scripts and `make check` can tell.
-    return 0 if outcome.graded and not outcome.not_graded and outcome.score >= outcome.max_score else 1
+    # Non-zero below full marks (and when nothing could be scored), so that scripts can tell.
+    full = outcome.graded and not outcome.not_graded and outcome.max_score > 0 and outcome.score >= outcome.max_score
+    return 0 if full else 1
 
 
 def report_table(outcome) -> str:

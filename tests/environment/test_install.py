@@ -5,6 +5,7 @@ nbstripout hook gives back a committed notebook exactly, nbgrader's metadata inc
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -118,3 +119,95 @@ def test_git_drivers_named_in_gitattributes_are_the_ones_make_configures():
     for setting in ("diff.jupyternotebook.command", "merge.jupyternotebook.driver"):
         assert f"git config --local {setting}" in makefile, f"make install does not set {setting}"
     assert shutil.which("git-nbdiffdriver", path=str(Path(sys.executable).parent)), "nbdime is not installed"
+
+
+# ------------------------------------------------------------------ tools/install.sh, tools/lab_settings.py
+
+INSTALL = COURSE_ROOT / "tools" / "install.sh"
+
+
+def _install(folder: Path, python: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(INSTALL), python, ".venv", "", ""],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+
+
+def test_install_refuses_an_old_python_before_creating_anything(tmp_path):
+    old = tmp_path / "python3.9"
+    old.write_text(
+        '#!/bin/sh\ncase "$*" in *python_version*) echo 3.9.6 ;; *version_info*) exit 1 ;; *) exit 0 ;; esac\n'
+    )
+    old.chmod(0o755)
+    result = _install(tmp_path, str(old))
+    assert result.returncode == 1
+    assert "Python 3.9.6" in result.stderr and "3.11 or newer" in result.stderr and "PYTHON=" in result.stderr
+    assert not (tmp_path / ".venv").exists()
+    missing = _install(tmp_path, "no-such-python3")
+    assert missing.returncode == 1 and "PYTHON=" in missing.stderr
+
+
+@pytest.mark.slow
+def test_a_failed_install_leaves_no_venv(tmp_path):
+    """pip fails (a pyproject.toml it cannot read): the .venv this run created is removed;
+    a .venv left by an earlier install that did not finish is not kept either."""
+    (tmp_path / "pyproject.toml").write_text("[project\nnot toml")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "left-over").touch()  # no .installed marker: an unfinished install
+    # No index: the pip upgrade finds nothing newer offline, and nothing is downloaded.
+    result = _install(tmp_path, sys.executable, PIP_NO_INDEX="1", PIP_FIND_LINKS="")
+    assert result.returncode != 0
+    assert "did not finish: removing it" in result.stdout
+    assert "install failed" in result.stderr and ".venv removed" in result.stderr
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_make_install_passes_python_and_the_torch_index(tmp_path):
+    result = subprocess.run(
+        [
+            "make",
+            "-n",
+            "-B",
+            "-C",
+            str(COURSE_ROOT),
+            f"VENV={tmp_path / 'v'}",
+            "install",
+            "TORCH_INDEX=cpu",
+            "PYTHON=python3.12",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f'bash tools/install.sh "python3.12" {tmp_path / "v"} dev "cpu"' in result.stdout
+    script = INSTALL.read_text()
+    assert '--index-url "https://download.pytorch.org/whl/$torch_index"' in script
+
+
+def test_lab_settings_merge_into_overrides(tmp_path):
+    sys.path.insert(0, str(COURSE_ROOT / "tools"))
+    try:
+        import lab_settings
+    finally:
+        sys.path.pop(0)
+    path = lab_settings.overrides_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}')
+    settings = lab_settings.write_overrides(path)
+    assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # kept
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True
+    assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert lab_settings.write_overrides(path) == settings  # idempotent
+
+
+def test_the_conda_route_runs_the_scripts_make_runs():
+    makefile = (COURSE_ROOT / "Makefile").read_text()
+    assert "tools/lab.sh" in makefile and "tools/install.sh" in makefile
+    assert "tools/lab_settings.py" in INSTALL.read_text()
+    readme = (COURSE_ROOT / "README.md").read_text()
+    conda = readme[readme.index("Prefer conda?") :][:600]
+    assert "python tools/lab_settings.py" in conda and "bash tools/lab.sh" in conda

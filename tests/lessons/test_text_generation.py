@@ -166,3 +166,87 @@ def test_char_lstm_oracle_equals_the_reference_model_in_eval_mode():
     )
     with torch.no_grad():
         np.testing.assert_allclose(model(torch.as_tensor(x))[0].numpy(), expected, rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the capstone's experiments
+
+
+def test_split_book_cuts_at_a_line_end_and_loses_nothing():
+    from course.experiments.capstone import split_book
+
+    text = load_alice()
+    train, held = split_book(text, heldout_fraction=0.1)
+    assert train + held == text and train.endswith("\n")
+    assert 0.09 < len(held) / len(text) < 0.11
+
+
+def test_skip_leading_pads_reads_left_padding_as_a_keras_mask_does():
+    # A masked LSTM keeps its state at a padded step; before the first real character that state is zero.
+    # Stepping the reference model that way over left-padded rows gives the logits of the rows with their
+    # pads skipped, at every real position.
+    from course.experiments.capstone import skip_leading_pads
+
+    V, seq_len = 6, 9
+    rng = np.random.default_rng(0)
+    passages = [rng.integers(0, V, size=n) for n in (10, 7, 3, 2)]
+    x, y = (torch.as_tensor(a) for a in ref.prefix_sequences(passages, seq_len, V))
+    x_read, y_read = skip_leading_pads(x, y, V)
+    for row, passage in enumerate(passages):
+        n = min(len(passage), seq_len + 1) - 1
+        np.testing.assert_array_equal(x_read[row, :n].numpy(), passage[:n])
+        np.testing.assert_array_equal(y_read[row, :n].numpy(), passage[1 : n + 1])
+        assert (y_read[row, n:] == V).all()
+    torch.manual_seed(0)
+    model = ref.CharLSTM(V, 4, 5).double().eval()
+    with torch.no_grad():
+        skipped = model(x_read)[0]
+        state, steps = None, []
+        for t in range(seq_len):
+            logits, new_state = model(x[:, t : t + 1], state)
+            state = state or tuple(torch.zeros_like(part) for part in new_state)
+            padded = (x[:, t] == V)[None, :, None]
+            state = tuple(torch.where(padded, old, new) for old, new in zip(state, new_state))
+            steps.append(logits)
+        stepped = torch.cat(steps, dim=1)
+        read_pads = model(x)[0]
+    real, real_read = y != V, y_read != V
+    torch.testing.assert_close(stepped[real], skipped[real_read], rtol=0, atol=1e-12)
+    assert not torch.allclose(read_pads[real], skipped[real_read])  # the pads do move the state
+
+
+def test_random_windows_are_the_posts_shifted_windows():
+    from course.experiments.capstone import random_windows
+
+    encoded = torch.arange(50)
+    x, y = random_windows(encoded, 10, 7, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (7, 10)
+    torch.testing.assert_close(y[:, :-1], x[:, 1:])
+    torch.testing.assert_close(x[:, 1:] - x[:, :-1], torch.ones(7, 9, dtype=torch.int64))
+    assert int(y.max()) <= 49
+
+
+def test_set_dropout_puts_dropout_where_a_row_of_the_table_asks():
+    from course.experiments.capstone import set_dropout
+
+    torch.manual_seed(0)
+    model = ref.CharLSTM(5, 4, 3)
+    set_dropout(model, on_input=0.0, between_lstms=0.2, before_dense=0.5)
+    assert model.dropout.p == 0.0 and model.lstm.dropout == 0.2
+    seen = []
+    model.head.register_forward_hook(lambda module, args, output: seen.append(args[0].detach().clone()))
+    x = torch.as_tensor(check.model_inputs(None, 3, 40, 5))
+    model.train()
+    model(x)
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    dropped = float((seen[0] == 0).double().mean())
+    assert 0.35 < dropped < 0.65 and not (seen[1] == 0).any()  # dropped in training only
+
+
+def test_row_sampler_visits_every_row_once_per_sweep():
+    from course.experiments.capstone import RowSampler
+
+    sampler = RowSampler(10, 4, torch.Generator().manual_seed(0))
+    drawn = torch.cat([sampler() for _ in range(5)])  # 20 rows: exactly two sweeps
+    assert sorted(drawn[:10].tolist()) == list(range(10)) and sorted(drawn[10:].tolist()) == list(range(10))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -66,15 +67,41 @@ def test_check_scores_a_learners_notebook_without_touching_it(learner_notebooks,
     assert sorted(p.name for p in learner_notebooks.parent.iterdir()) == [NOTEBOOK]  # nothing written beside it
 
 
+@pytest.mark.slow
+def test_check_grades_a_renamed_copy_run_with_a_relative_interpreter(learner_notebooks):
+    """A copy renamed in its lesson's folder (JupyterLab's Duplicate), the command run from
+    that folder with the interpreter's relative path: the sandbox gets a path it can follow,
+    and nbgrader grades the copy under the lesson's name."""
+    copy = learner_notebooks.with_name("fc_layers-Copy1.ipynb")
+    learner_notebooks.rename(copy)
+    python = os.path.relpath(sys.executable, copy.parent)
+    result = subprocess.run(
+        [python, "-m", "autograder", "check", copy.name],
+        cwd=copy.parent,
+        capture_output=True,
+        text=True,
+        env=venv_environment(),
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "total: 3 / 18" in result.stdout, result.stdout + result.stderr
+
+
 def test_check_refuses_what_is_not_a_lesson(learner_notebooks, tmp_path):
     result = _cli("check", str(tmp_path / "scratch.ipynb"), cwd=tmp_path)
     assert result.returncode != 0 and "not a lesson notebook" in result.stderr
+    assert "--lesson 01_fc_layers" in result.stderr  # says how to go on with a renamed copy
     result = _cli("check", str(tmp_path / "missing.ipynb"), cwd=tmp_path)
     assert result.returncode != 0 and "no such notebook" in result.stderr
 
 
-def test_release_holds_no_solutions_references_or_hidden_tests(tmp_path):
-    bundle = make_release(tmp_path / "bundle")
+@pytest.fixture(scope="module")
+def verified_bundle(tmp_path_factory) -> Path:
+    """One verified bundle (the leak scan included) for the release tests: lesson 01 only."""
+    return make_release(tmp_path_factory.mktemp("release") / "bundle", upto=LESSON)
+
+
+def test_release_holds_no_solutions_references_or_hidden_tests(verified_bundle):
+    bundle = verified_bundle
     assert (bundle / "lessons" / LESSON / NOTEBOOK).exists() and (bundle / "datasets").is_dir()
     assert (bundle / "course" / "checks" / "fc_layers.py").exists()
     for absent in ("solutions", "tests", "autograder"):
@@ -89,13 +116,13 @@ def test_release_holds_no_solutions_references_or_hidden_tests(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_release_upto_keeps_the_earlier_lessons_only(tmp_path):
-    bundle = make_release(tmp_path / "bundle", upto=LESSON)
-    assert sorted(p.name for p in (bundle / "lessons").iterdir()) == [LESSON]
+def test_release_upto_keeps_the_earlier_lessons_only(verified_bundle):
+    assert sorted(p.name for p in (verified_bundle / "lessons").iterdir()) == [LESSON]
 
 
-def test_release_verification_catches_a_leak(tmp_path):
-    bundle = make_release(tmp_path / "bundle")
+def test_release_verification_catches_a_leak(verified_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(verified_bundle, bundle)
     shutil.copy2(COURSE_ROOT / "solutions" / LESSON / NOTEBOOK, bundle / "lessons" / LESSON / "leaked.ipynb")
     with pytest.raises(SystemExit, match="leaked.ipynb"):
         verify_release(bundle)

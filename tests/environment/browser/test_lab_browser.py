@@ -1,6 +1,7 @@
 """The course in a real browser: a learner fills a stub of lesson 01 in JupyterLab,
-sees its check go from a failure to OK and presses nbgrader's Validate; an instructor
-finds the lesson in the formgrader.
+sees its check go from a failure to OK and presses nbgrader's Validate; a saved progress
+bar shows again when the notebook is reopened; an instructor finds the lesson in the
+formgrader.
 
 Screenshots of each step land in tests/artifacts/browser/ (git-ignored).
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -88,7 +91,58 @@ def test_instructor_finds_lesson_in_formgrader(lab, page: Page, artifacts: Path)
     page.screenshot(path=artifacts / "06-formgrader.png")
 
 
+def test_a_lesson_opens_unmodified(lab, page: Page):
+    """Opened, its kernel started, nothing typed: the lesson is not marked modified (the
+    kernel's language_info used to differ from the committed one: course/jupyterlab.py)."""
+    page.goto(lab.url(f"lab/tree/{LESSON}"))
+    _wait_for_kernel_ready(page)
+    tab = page.locator(".lm-TabBar-tab.jp-mod-current", has_text="fc_layers.ipynb")
+    expect(tab).to_have_count(1)
+    page.wait_for_timeout(2_000)  # the kernel's info arrives just after it is idle
+    assert "jp-mod-dirty" not in (tab.get_attribute("class") or "")
+
+
+def test_progress_bars_survive_save_and_reopen(lab, page: Page, artifacts: Path):
+    """tqdm draws its bars as widgets. Saved without their state, a reopened notebook shows
+    "Error displaying widget: model not found" in place of every bar; make lab's settings
+    (tools/lab_settings.py: the widget manager's saveState) keep them."""
+    name = "progress.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='epochs'):\n    pass")
+    ]
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, lab.root / name)
+
+    page.goto(lab.url(f"lab/tree/{name}"))
+    _wait_for_kernel_ready(page)
+    _run_all(page)
+    bar = page.locator(".jp-OutputArea .widget-hbox", has_text="epochs")  # tqdm: label, bar, counts
+    expect(bar).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    _wait_for_run_to_finish(page)
+    page.keyboard.press("Control+s")
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty")).to_have_count(0, timeout=30_000)
+    saved = json.loads((lab.root / name).read_text())
+    assert saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"], "no widget state saved"
+
+    # Reopened with a fresh kernel, which knows no widget models: only the saved state can
+    # draw the bar.
+    for session in json.loads(_api(lab, "api/sessions")):
+        _api(lab, f"api/sessions/{session['id']}", method="DELETE")
+    page.reload()
+    _wait_for_kernel_ready(page)
+    expect(bar).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_text("Error displaying widget")).to_have_count(0)
+    _show(bar, artifacts / "07-progress-bar-reopened.png")
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _api(lab, path: str, method: str = "GET") -> bytes:
+    request = urllib.request.Request(lab.url(path), method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
 
 
 def _cell_source(notebook: Path, signature: str) -> str:
