@@ -35,6 +35,16 @@ def test_committed_without_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
 
 
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(COURSE_ROOT)))
+def test_committed_as_nbformat_writes_them(path):
+    # What JupyterLab saves and what the nbstripout hook gives back are nbformat's own writing:
+    # a notebook written another way (a source list ending in "", say) changes on first save.
+    text = path.read_text(encoding="utf-8")
+    assert nbformat.writes(nbformat.reads(text, as_version=4)) in (text, text.removesuffix("\n")), (
+        f"{path.name}: not as nbformat writes it; read and write it with nbformat before committing"
+    )
+
+
 def test_every_lesson_has_a_student_copy():
     assert LESSON_IDS, "no lessons under solutions/"
     for lesson in LESSON_IDS:
