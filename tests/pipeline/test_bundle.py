@@ -160,6 +160,14 @@ def test_release_solutions_strips_hidden_tests(tmp_path):
     assert not (tmp_path / "more").exists()
 
 
+def test_release_solutions_is_a_command(tmp_path, capsys):
+    from autograder.__main__ import main
+
+    assert main(["release-solutions", str(tmp_path / "answers"), LESSON]) == 0
+    assert (tmp_path / "answers" / LESSON / NOTEBOOK).is_file()
+    assert "hidden tests removed" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ the learner's self-check
 
 
