@@ -61,6 +61,7 @@ def _grade(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             students=args.student,
             db_url=args.db_url,
+            prestart={"auto": None, "on": True, "off": False}[args.prestart],
         )
     except Stopped as stop:
         if stop.outcomes:
@@ -158,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="ID",
         help="grade this student again, and only them (repeat for several); everyone else's grades are left as they are",
+    )
+    p.add_argument(
+        "--prestart",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="each worker starts the next notebook's kernel (torch imported) while it grades one; "
+        "auto (default): in the sandbox, where the workers leave a core free (e.g. --workers 1 on a laptop)",
     )
     p.add_argument(
         "--force",

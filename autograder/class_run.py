@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import csv
+import dataclasses
 import errno
 import functools
 import hashlib
@@ -121,11 +122,14 @@ def _init_worker(template: str, settings: Settings, scratch: str | None = None) 
     atexit.register(_WORKER.close)
 
 
-def _grade_in_worker(submission: Submission, out: str, course: grading.ScratchCourse | None = None) -> Outcome:
+def _grade_in_worker(
+    submission: Submission, out: str, course: grading.ScratchCourse | None = None, more: bool = False
+) -> Outcome:
     """Grade one submission in this process's scratch course (``course``, else the one
-    _init_worker made), as an Outcome whatever happens but a full disk."""
+    _init_worker made), as an Outcome whatever happens but a full disk. ``more``: more
+    submissions are queued (a kernel started ahead will not be wasted)."""
     try:
-        return (course or _WORKER).grade(submission, Path(out))
+        return (course or _WORKER).grade(submission, Path(out), more=more)
     except Exception as error:  # never let one submission stop the class ...
         if _is_disk_full(error):  # ... except a full disk, which would stop every other one too
             raise DiskFull(_disk_full_message(error)) from None
@@ -316,8 +320,10 @@ def run_tasks(
     on_lost: Callable,
     stop: Callable[[], None] = lambda: None,
     after_loss: Callable[[], None] = lambda: None,
+    tell_more: bool = False,
 ) -> None:
-    """Run ``work(task)`` for every task, at most ``slots`` at a time, one executor per slot.
+    """Run ``work(task)`` for every task, at most ``slots`` at a time, one executor per slot
+    (``work(task, more=...)`` with ``tell_more``: whether tasks are still queued after it).
 
     on_result(task, result) is called in this process for each result, as they come.
     A task whose future fails (its worker died, the executor broke: ``work`` itself
@@ -342,7 +348,8 @@ def run_tasks(
                     executors[slot] = make_executor()
                 task = queue.popleft()
                 attempts[id(task)] += 1
-                running[executors[slot].submit(work, task)] = (slot, task)
+                more = {"more": bool(queue)} if tell_more else {}
+                running[executors[slot].submit(work, task, **more)] = (slot, task)
             done, _ = concurrent.futures.wait(running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 slot, task = running.pop(future)
@@ -833,6 +840,7 @@ def grade_class(
     students: Collection[str] | None = None,
     db_url: str | None = None,
     feedback: bool = True,
+    prestart: bool | None = None,
 ) -> list[Outcome]:
     """Grade every SUBMITTED/<student>/<assignment>/ and write gradebook, autograded
     notebooks, feedback and grades.csv into ``out``. Returns one Outcome per submission.
@@ -849,7 +857,8 @@ def grade_class(
     the output gradebook is kept there (nbgrader's ``CourseDirectory.db_url``, e.g. a
     PostgreSQL database several graders share) instead of ``out/gradebook.db``; this
     process is its only writer all the same. ``feedback=False``: no feedback pages (a
-    self-check, which prints its own report).
+    self-check, which prints its own report). ``prestart``: each worker starts its next
+    kernel while it grades (autograder.warm_kernels); None: where a core is free for it.
     """
     from tqdm.auto import tqdm
 
@@ -910,8 +919,13 @@ def grade_class(
                 workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
             if in_process:
                 workers = 1
+            if prestart is None and client is not None:
+                prestart = sandbox and cluster.cores_to_spare(client) and cluster.all_sandboxed(client)
+            elif prestart is None:
+                prestart = prestart_default(workers, sandbox)
+            settings = dataclasses.replace(settings, prestart=prestart)
             if progress:
-                _announce(len(submissions), len(pending), workers, sandbox, client)
+                _announce(len(submissions), len(pending), workers, sandbox, client, prestart)
 
             bar = tqdm(total=len(pending), desc="grading", unit="notebook", disable=not progress, file=sys.stderr)
 
@@ -920,9 +934,12 @@ def grade_class(
                 outcomes.append(outcome)
                 bar.update()
 
+            # Local: run_tasks tries twice; Dask: as often as its allowed-failures lets it.
+            tries = "on every try Dask allowed" if client is not None else "twice"
+
             def lost(submission: Submission, error: Exception) -> Outcome:
                 print(
-                    f"{submission.student}/{submission.assignment}: {WORKER_DIED} twice ({type(error).__name__})",
+                    f"{submission.student}/{submission.assignment}: {WORKER_DIED} {tries} ({type(error).__name__})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -945,6 +962,7 @@ def grade_class(
                         lost,
                         signals.check,
                         after_loss=lambda: _kill_strays(scratch),
+                        tell_more=True,
                     )
             finally:
                 bar.close()
@@ -980,6 +998,13 @@ def grade_class(
     return _sorted(outcomes)
 
 
+def prestart_default(workers: int, sandbox: bool) -> bool:
+    """Start kernels ahead where the workers leave a core free: the kernel started ahead
+    overlaps with grading on that core. Where every core grades, it would only compete.
+    Only in the sandbox: without it, a submission could reach the next one's kernel."""
+    return workers < (os.cpu_count() or 1) and sandbox and sandbox_status()[0]
+
+
 def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost, stop) -> None:
     """The class's tasks on a Dask cluster (autograder.cluster): the same grading as a
     local worker's, input and output carried as data; this process writes every result."""
@@ -992,9 +1017,9 @@ def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost
     # Sent to each worker once, not with every task.
     blob = client.scatter(cluster.template_blob(template), broadcast=True, hash=False)
 
-    def submit(submission: Submission) -> concurrent.futures.Future:
+    def submit(submission: Submission, more: bool) -> concurrent.futures.Future:
         parcel = cluster.pack(submission, set(stems[submission.assignment]), settings.notebook_bytes, scratch)
-        return executor.submit(cluster.grade_parcel, parcel, blob, settings)
+        return executor.submit(cluster.grade_parcel, parcel, blob, settings, more)
 
     def delivered(submission: Submission, result) -> None:
         if isinstance(result, cluster.Delivery):
@@ -1012,7 +1037,7 @@ def _sorted(outcomes: list[Outcome]) -> list[Outcome]:
     return sorted(outcomes, key=lambda o: (o.assignment, o.student))
 
 
-def _announce(total: int, pending: int, workers: int, sandbox: bool, client=None) -> None:
+def _announce(total: int, pending: int, workers: int, sandbox: bool, client=None, prestart: bool = False) -> None:
     available, reason = sandbox_status()
     where = "worker(s)"
     if client is not None:  # the workers' sandboxes count, not this machine's
@@ -1033,7 +1058,8 @@ def _announce(total: int, pending: int, workers: int, sandbox: bool, client=None
     kept = f" ({total - pending} unchanged since graded: kept)" if pending < total else ""
     print(
         f"grading {pending} of {total} submission(s){kept} with {workers} {where}; "
-        f"sandbox: {'bubblewrap' if sandbox and available else 'OFF'}",
+        f"sandbox: {'bubblewrap' if sandbox and available else 'OFF'}"
+        + ("; each worker starts its next kernel ahead" if prestart else ""),
         file=sys.stderr,
         flush=True,
     )

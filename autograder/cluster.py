@@ -118,14 +118,14 @@ def workers_sandboxed(client) -> dict[str, tuple[bool, str]]:
 
 def run_on_cluster(
     tasks: list,
-    submit: Callable[[object], concurrent.futures.Future],
+    submit: Callable[[object, bool], concurrent.futures.Future],
     capacity: Callable[[], int],
     on_result: Callable,
     on_lost: Callable,
     stop: Callable[[], None] = lambda: None,
 ) -> None:
     """Submit every task, ``capacity()`` at a time (it follows the cluster as workers come
-    and go), and hand each result to ``on_result(task, result)`` in this process. A task
+    and go), as ``submit(task, more)`` (more: tasks are still queued), and hand each result to ``on_result(task, result)`` in this process. A task
     that Dask gave up on (its workers kept dying: KilledWorker, or the scheduler is gone)
     goes to ``on_lost(task, error)``, whose result is handed on. DiskFull is raised here.
     ``stop()`` may raise between steps to end the run; what is in flight is cancelled."""
@@ -138,7 +138,7 @@ def run_on_cluster(
             stop()
             while queue and len(running) < max(1, capacity()):
                 task = queue.popleft()
-                running[submit(task)] = task
+                running[submit(task, bool(queue))] = task  # (whether more tasks are queued)
             done, _ = concurrent.futures.wait(running, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 task = running.pop(future)
@@ -152,6 +152,25 @@ def run_on_cluster(
     finally:
         for future in running:
             future.cancel()
+
+
+def all_sandboxed(client) -> bool:
+    return all(ok for ok, _ in workers_sandboxed(client).values())
+
+
+def cores_to_spare(client) -> bool:
+    """Whether every machine of the cluster has more cores than Dask worker threads on it
+    (then each worker may start its next kernel ahead: autograder.warm_kernels)."""
+    from distributed.comm import get_address_host
+
+    cores = client.run(os.cpu_count)
+    threads: dict[str, int] = {}
+    machine_cores: dict[str, int] = {}
+    for address, count in client.nthreads().items():
+        host = get_address_host(address)
+        threads[host] = threads.get(host, 0) + count
+        machine_cores[host] = max(machine_cores.get(host, 0), cores.get(address) or 1)
+    return bool(threads) and all(threads[host] < machine_cores[host] for host in threads)
 
 
 def cluster_capacity(client) -> Callable[[], int]:
@@ -198,9 +217,10 @@ def _course_for(blob: bytes, settings: Settings) -> ScratchCourse:
     return course
 
 
-def grade_parcel(parcel: Parcel, blob: bytes, settings: Settings) -> Delivery:
+def grade_parcel(parcel: Parcel, blob: bytes, settings: Settings, more: bool = False) -> Delivery:
     """A Dask task: grade one submission in this worker's scratch course and hand back
-    the outcome and the published files. Never writes outside its temporary folders."""
+    the outcome and the published files. Never writes outside its temporary folders.
+    ``more``: the class has more tasks queued (see ScratchCourse.grade)."""
     from .class_run import _grade_in_worker
 
     course = _course_for(blob, settings)
@@ -211,7 +231,8 @@ def grade_parcel(parcel: Parcel, blob: bytes, settings: Settings) -> Delivery:
         for name, content in parcel.notebooks:
             if "/" not in name and name.endswith(".ipynb") and not name.startswith("."):
                 (folder / name).write_bytes(content)
-        outcome = _grade_in_worker(Submission(parcel.student, parcel.assignment, folder), str(work / "out"), course)
+        submission = Submission(parcel.student, parcel.assignment, folder)
+        outcome = _grade_in_worker(submission, str(work / "out"), course, more)
         outcome.problems[:0] = list(parcel.problems)
         files = {}
         for kind in ("autograded", "feedback"):

@@ -6,7 +6,9 @@ notebooks the same way. It adds what an honest learner must not pay for, and wha
 hostile one must not get:
 
 - the kernel runs in the bubblewrap sandbox (autograder.sandbox) when ``sandbox`` says so
-  and the machine allows it: it may write only its working folder and the record folder;
+  and the machine allows it: it may write only its working folder and the record folder.
+  ``launch`` starts every grading kernel; in a class run the kernel may have been started
+  ahead, while the notebook before was graded (autograder.warm_kernels);
 - the course's own cells get a time limit of their own; a course cell that fails before
   any learner cell ran stops the run (``RunJournal.course_fault``: not the learner's);
 - a dead kernel keeps the points of the cells before it; the graded cells after it are
@@ -22,20 +24,26 @@ or a fresh one per notebook under plain nbgrader.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
+import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Enum, Integer
+
+from course.recording import RECORD_ENV
 
 from . import COURSE_ROOT
 from .intake import is_course_cell, nbgrader_meta
@@ -91,6 +99,7 @@ class RunJournal:
     killed_for: str = ""  # set by the watchdog before it kills the kernel
     cells_run: int = 0  # code cells started: 0 when nbgrader failed before running any
     replays: list = field(default_factory=list)  # autograder.replay.ReplayResult, one per hidden check replayed
+    kernels: Any = None  # autograder.warm_kernels.WarmKernels: kernels started ahead (grade, a core to spare)
 
 
 _ACTIVE: RunJournal | None = None
@@ -183,6 +192,41 @@ def temporary_environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# ------------------------------------------------------------------ a launched kernel
+
+_LAUNCHES = itertools.count(1)
+
+
+@dataclass
+class LaunchedKernel:
+    """A grading kernel GuardedExecute.launch started: its manager, its record run
+    (autograder.replay.RecordRun, or None), its working folder, and what undoes the rest
+    (the sandbox's temporary kernelspec)."""
+
+    km: Any
+    record_run: Any
+    workdir: Path
+    cleanup: contextlib.ExitStack
+    own_workdir: bool = False  # a folder made for this kernel alone: removed with it
+
+    def alive(self) -> bool:
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Stop the kernel now if it still runs, and remove what it was given."""
+        with contextlib.suppress(Exception):
+            if self.alive():
+                run_sync(self.km.shutdown_kernel)(now=True)
+        with contextlib.suppress(Exception):
+            run_sync(self.km.cleanup_resources)()
+        self.cleanup.close()
+        if self.own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ GuardedExecute
 
 
@@ -211,32 +255,28 @@ class GuardedExecute(Execute):
         self._spent = 0.0
         self._stop = ""
         self._learner_ran = False
-        self._ipc_ip = None
         resources = resources if resources is not None else {}
         self._budget = journal.budgets.get(resources.get("unique_key", ""), 0.0)
         record_run = resources.get(RECORD_RUN)
-        record_folder = Path(record_run.folder) if record_run is not None else None
-        workdir = (resources.get("metadata") or {}).get("path")
-        watched = [record_folder] if record_folder is not None else []
-        if workdir and journal.watch_workdir:
-            watched.append(Path(workdir))
-        saved_kernel_name = self.kernel_name
+        kernel_name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
         with contextlib.ExitStack() as stack:
-            if self._use_sandbox():
-                from .sandbox import Limits, sandboxed_kernel
-
-                kernel = stack.enter_context(
-                    sandboxed_kernel(
-                        readable=kernel_readable(),
-                        writable=[record_folder] if record_folder is not None else [],
-                        limits=Limits(
-                            cpu_seconds=max(600, 10 * (self.timeout or 60)), workdir_bytes=self.workdir_bytes
-                        ),
-                    )
-                )
-                stack.enter_context(temporary_environ(kernel.env))  # JUPYTER_PATH: where the kernelspec is
-                self.kernel_name = kernel.name
-                self._ipc_ip = kernel.nbclient_kwargs["config"].KernelManager.ip
+            watched = []
+            if km is None:
+                if journal.kernels is not None and record_run is not None:
+                    # The kernel started ahead for this notebook (it comes with a record
+                    # folder and a seed of its own, which replace SeedHiddenChecks' ones).
+                    kernel = journal.kernels.take(self, kernel_name, record_run)
+                    resources[RECORD_RUN] = kernel.record_run
+                else:
+                    workdir = Path((resources.get("metadata") or {}).get("path") or os.getcwd())
+                    kernel = self.launch(kernel_name, record_run, workdir)
+                stack.callback(kernel.close)
+                stack.callback(self._stop_client)  # first: nbclient's own clean-up of the kernel
+                km = kernel.km
+                if kernel.record_run is not None:
+                    watched.append(Path(kernel.record_run.folder))
+                if journal.watch_workdir:
+                    watched.append(kernel.workdir)
             if self.record_bytes and watched:
                 watchdog = FolderWatchdog(self, journal, watched, self.record_bytes)
                 stack.callback(watchdog.stop)
@@ -244,7 +284,6 @@ class GuardedExecute(Execute):
                 nb, resources = super().preprocess(nb, resources, km)
             finally:
                 self.timeout = self._cell_timeout
-                self.kernel_name = saved_kernel_name
         if journal.course_fault and active_journal() is None:
             # Plain nbgrader: no one retries or reports "not graded"; scores written now
             # would be zeros the learner did not earn. nbgrader reports the error instead.
@@ -253,6 +292,70 @@ class GuardedExecute(Execute):
                 "not the learner's; grade again)"
             )
         return nb, resources
+
+    def launch(
+        self, kernel_name: str, record_run, workdir: Path, extra_arguments: Sequence[str] = ()
+    ) -> LaunchedKernel:
+        """Start one grading kernel in ``workdir``, in the sandbox when ``sandbox`` says so,
+        given ``record_run``'s folder (autograder.replay.RecordRun, or None), and return it
+        without waiting for it to be ready (nbclient's client waits).
+
+        Every grading kernel is started here, the one a notebook waits for and the one
+        started ahead of it (autograder.warm_kernels), so that both are the same kernel.
+        """
+        cleanup = contextlib.ExitStack()
+        try:
+            env = dict(os.environ)
+            record_folder = Path(record_run.folder) if record_run is not None else None
+            if record_folder is not None:
+                env[RECORD_ENV] = str(record_folder)
+            lookup: dict[str, str] = {}  # where jupyter_client finds the sandbox's kernelspec
+            ipc_ip = None
+            if self._use_sandbox():
+                from .sandbox import Limits, sandboxed_kernel
+
+                sandbox = cleanup.enter_context(
+                    sandboxed_kernel(
+                        readable=kernel_readable(),
+                        writable=[record_folder] if record_folder is not None else [],
+                        limits=Limits(
+                            cpu_seconds=max(600, 10 * (self._cell_timeout or 60)), workdir_bytes=self.workdir_bytes
+                        ),
+                    )
+                )
+                kernel_name, lookup = sandbox.name, sandbox.env
+                # The sandboxed kernel's loopback is not ours: its sockets are ipc files in a
+                # folder bound into the sandbox at the same absolute path.
+                ipc_ip = sandbox.nbclient_kwargs["config"].KernelManager.ip
+            with temporary_environ(lookup):
+                km = self.kernel_manager_class(kernel_name=kernel_name, config=self.config)
+                if ipc_ip:
+                    km.transport, km.ip = "ipc", ipc_ip
+                elif km.transport == "ipc":
+                    # Two kernels of this process may be starting at once (one started
+                    # ahead): jupyter_client picks free ipc names only among sockets that
+                    # exist already, so each kernel gets names of its own.
+                    km.ip = f"{km.ip}-{next(_LAUNCHES)}"
+                arguments = list(self.extra_arguments)
+                if (
+                    km.ipykernel
+                    and self.ipython_hist_file
+                    and not any(a.startswith("--HistoryManager.hist_file") for a in arguments)
+                ):
+                    arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")  # as nbclient does
+                run_sync(km.start_kernel)(extra_arguments=[*arguments, *extra_arguments], cwd=str(workdir), env=env)
+            return LaunchedKernel(km, record_run, Path(workdir), cleanup)
+        except BaseException:
+            cleanup.close()
+            raise
+
+    def _stop_client(self) -> None:
+        """nbclient's clean-up (the kernel is ours, so it leaves it running): the kernel is
+        shut down as ``shutdown_kernel`` says and the client's channels are closed."""
+        if self.km is not None:
+            with contextlib.suppress(Exception):
+                self._cleanup_kernel()
+        self.km = self.kc = None
 
     def _use_sandbox(self) -> bool:
         if self.sandbox == "off":
@@ -269,15 +372,6 @@ class GuardedExecute(Execute):
                 "grading WITHOUT the sandbox (%s): a submission can read and write whatever this user can", reason
             )
         return available
-
-    def create_kernel_manager(self):
-        km = super().create_kernel_manager()
-        if self._ipc_ip:
-            # The sandboxed kernel's loopback is not ours: its sockets are ipc files in a
-            # folder bound into the sandbox at the same absolute path.
-            km.transport = "ipc"
-            km.ip = self._ipc_ip
-        return km
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":

@@ -146,6 +146,10 @@ class Settings:
     record_bytes: int = 64 * 2**20  # what a kernel may write into the record folder
     # nbgrader's feedback pages (a self-check prints its own report: 0.6 CPU s saved)
     feedback: bool = True
+    # Start each notebook's kernel ahead, while the one before is graded
+    # (autograder.warm_kernels); how grades come out does not depend on it, so it is left
+    # out of repr(), which submission_digest hashes.
+    prestart: bool = field(default=False, compare=False, repr=False)
 
 
 def _error_message(cell) -> str:
@@ -252,12 +256,23 @@ class ScratchCourse:
             name: {nb.stem: settings.notebook_budget or notebook_budget(nb, settings.timeout) for nb in notebooks}
             for name, notebooks in sources.items()
         }
+        self.kernels = None
+        if settings.prestart:
+            from .warm_kernels import WarmKernels
+
+            self.kernels = WarmKernels(self.root / "kernels", self.root / "records")
 
     def close(self) -> None:
+        if getattr(self, "kernels", None) is not None:
+            self.kernels.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def grade(self, submission: Submission, out: Path) -> Outcome:
+    def grade(self, submission: Submission, out: Path, more: bool = False) -> Outcome:
+        """Grade one submission into ``out``. ``more``: another submission is coming to
+        this course, so a kernel started ahead (settings.prestart) will be used."""
         started = time.monotonic()
+        if self.kernels is not None:
+            self.kernels.keep_warm = more
         outcome = Outcome(submission.student, submission.assignment)
         student, assignment = submission.student, submission.assignment
         target = self.root / "submitted" / student / assignment
@@ -313,6 +328,7 @@ class ScratchCourse:
         journal = RunJournal(
             budgets=dict(self.budgets.get(submission.assignment, {})),
             watch_workdir=not self.sandboxed,  # in the sandbox it is a size-capped tmpfs
+            kernels=self.kernels,
         )
         with journal_for(journal), temporary_environ(self.kernel_env):
             result = self.api.autograde(submission.assignment, submission.student, force=True, create=True)

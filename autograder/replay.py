@@ -78,11 +78,28 @@ class RecordRun:
     def close(self) -> None:
         """Remove the folder (links inside are removed, never followed) and give the
         environment back."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.discard()
         if self.previous_env is None:
             os.environ.pop(RECORD_ENV, None)
         else:
             os.environ[RECORD_ENV] = self.previous_env
+
+    def discard(self) -> None:
+        """Remove the folder only (a run no kernel was started with)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def new_record_run(parent: str | None = None) -> RecordRun:
+    """A private record folder (mode 0700) under ``parent`` with a fresh seed written in it,
+    drawn now with a CSPRNG and kept in the returned RecordRun, which stays in the grader."""
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="record-", dir=parent or None))
+    seed = secrets.randbits(62)
+    write_seed(folder, seed)
+    # Should Execute raise, ReplayHiddenChecks never runs: the folder still goes.
+    atexit.register(shutil.rmtree, folder, True)
+    return RecordRun(str(folder), seed, previous_env=os.environ.get(RECORD_ENV))
 
 
 # ------------------------------------------------------------------ which checks a cell calls
@@ -202,16 +219,10 @@ class SeedHiddenChecks(NbGraderPreprocessor):
     ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        parent = self.record_parent or None
-        if parent:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="record-", dir=parent))  # mode 0700: ours
-        seed = secrets.randbits(62)  # drawn now, at grading time, and kept in resources
-        write_seed(folder, seed)
-        # Should Execute raise, ReplayHiddenChecks never runs: the folder still goes.
-        atexit.register(shutil.rmtree, folder, True)
-        resources[RECORD_RUN] = RecordRun(str(folder), seed, previous_env=os.environ.get(RECORD_ENV))
-        os.environ[RECORD_ENV] = str(folder)  # the kernel Execute starts inherits it
+        run = new_record_run(self.record_parent)  # the seed is drawn now, at grading time
+        resources[RECORD_RUN] = run
+        # The kernel GuardedExecute starts is given it; plain nbgrader's Execute inherits it.
+        os.environ[RECORD_ENV] = run.folder
         return nb, resources
 
 

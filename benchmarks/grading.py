@@ -1,14 +1,16 @@
 """Benchmark: grading a class of lesson 01, in one run (`make bench`), printed as tables.
 
 1. Where one notebook's time goes: a class graded in this process, each phase timed
-   (the scratch course, nbgrader's autograde and its steps, the kernel's start, the set-up
-   cell that imports torch, the learner's cells, the hidden checks' replay, feedback),
-   per notebook, with this process's CPU time beside the wall time.
+   (the scratch course, nbgrader's autograde and its steps, the kernel's launch and start,
+   the set-up cell that imports torch, the learner's cells, the hidden checks' replay,
+   feedback), per notebook, with this process's CPU time beside the wall time; once with
+   each kernel started when its notebook needs it, once started ahead
+   (autograder.warm_kernels).
 2. Throughput and overhead per notebook: plain `nbgrader autograde` of the same class (the
-   baseline: serial, no feedback), `grade` with 1 and 2 local worker processes, and `grade
-   --scheduler` on a Dask cluster of 1 and 2 worker processes on this machine; the speed-up
-   of 2 workers over 1. Overhead per notebook = seconds per notebook with one worker minus
-   the notebook's own cell time (measured in 1).
+   baseline: serial, no feedback), `grade` with 1 local worker process (kernels started
+   when needed, then ahead) and 2, and `grade --scheduler` the same on a Dask cluster on
+   this machine; the speed-up of 2 workers over 1. Overhead per notebook = seconds per
+   notebook minus the notebook's own cell time (measured in 1).
 
 Ratios are what to read on a shared machine (the load average is printed with them);
 absolute seconds vary from run to run, while runs made back to back share conditions.
@@ -38,6 +40,7 @@ from autograder.sandbox import sandbox_available  # noqa: E402
 from tests.pipeline.fixture_class import LESSON, NOTEBOOK, _fill, _solution_answers, _student_copy  # noqa: E402
 
 SUBMISSIONS = 12
+AHEAD = ", kernels started ahead"
 
 
 def write_class(submitted: Path, count: int) -> None:
@@ -111,17 +114,14 @@ class Phases:
             setattr(owner, name, original)
 
 
-def breakdown(scratch: Path, count: int) -> tuple[dict[str, float], float]:
-    """Grade ``count`` submissions in this process (one scratch course, as a worker does) and
-    time each phase. Returns seconds per notebook by phase, and the cells' own seconds."""
+def _phases() -> Phases:
+    """The phases of grading one notebook, timed by wrapping the functions that do them."""
     import nbclient
     from nbgrader.apps.api import NbGraderAPI
 
     from autograder import class_run, grading, intake, replay
-    from autograder.execution import GuardedExecute
+    from autograder.execution import GuardedExecute, LaunchedKernel
 
-    submitted = scratch / "breakdown"
-    write_class(submitted, count)
     phases = Phases()
     phases.wrap(class_run, "_template", "template course (once per run)")
     phases.wrap(grading.ScratchCourse, "_set_up", "scratch course (once per worker)")
@@ -130,10 +130,10 @@ def breakdown(scratch: Path, count: int) -> tuple[dict[str, float], float]:
     phases.wrap(NbGraderAPI, "autograde", "nbgrader autograde (all of it)")
     phases.wrap(replay.SeedHiddenChecks, "preprocess", "  seed hidden checks")
     phases.wrap(GuardedExecute, "preprocess", "  execute (all of it)")
-    # (the synchronous names: nbclient binds them to the async methods when it is defined)
-    phases.wrap(nbclient.NotebookClient, "start_new_kernel", "    kernel start (sandbox, ipykernel)")
-    phases.wrap(nbclient.NotebookClient, "start_new_kernel_client", "    kernel start (sandbox, ipykernel)")
-    phases.wrap(nbclient.NotebookClient, "_cleanup_kernel", "    kernel stop")
+    # (started ahead: the next notebook's launch is counted here too; it does not wait)
+    phases.wrap(GuardedExecute, "launch", "    kernel launch (bubblewrap, ipykernel)")
+    # (the synchronous name: nbclient binds it to the async method when it is defined)
+    phases.wrap(nbclient.NotebookClient, "start_new_kernel_client", "    kernel: wait until ready")
     phases.wrap(
         GuardedExecute,
         "preprocess_cell",
@@ -143,35 +143,77 @@ def breakdown(scratch: Path, count: int) -> tuple[dict[str, float], float]:
             else "    learner and test cells"
         ),
     )
+    phases.wrap(nbclient.NotebookClient, "_cleanup_kernel", "    kernel stop")
+    phases.wrap(LaunchedKernel, "close", "    kernel stop")
     phases.wrap(replay.ReplayHiddenChecks, "preprocess", "  replay hidden checks")
     phases.wrap(NbGraderAPI, "generate_feedback", "feedback (nbgrader generate_feedback)")
     phases.wrap(grading.ScratchCourse, "_collect_scores", "scores, publish")
     phases.wrap(grading.ScratchCourse, "_publish", "scores, publish")
     phases.wrap(class_run, "merge", "merge into the gradebook")
-    cpu, started = _cpu(), time.perf_counter()
-    try:
-        grade_class(submitted, out=scratch / "breakdown-out", progress=False, in_process=True)
-    finally:
-        phases.restore()
-    wall, cpu = time.perf_counter() - started, _cpu() - cpu
-    once = {k for k in phases.seconds if "once per" in k}
-    per_notebook = {k: v / (1 if k in once else count) for k, v in phases.seconds.items()}
-    cpu_per_notebook = {k: v / (1 if k in once else count) for k, v in phases.cpu.items()}
-    cells = per_notebook.get("    learner and test cells", 0.0)
-    accounted = sum(v for k, v in per_notebook.items() if not k.startswith(" ") and k not in once)
-    print(f"1. where the time goes: {count} notebooks graded in this process (load average {_load()})\n")
-    print(f"{'phase':<48}{'s/notebook':>11}{'CPU s':>8}")
-    for name in sorted(per_notebook, key=lambda k: list(phases.seconds).index(k)):
-        print(f"{name:<48}{per_notebook[name]:>11.2f}{cpu_per_notebook[name]:>8.2f}")
-    print(f"{'other (outside the phases above)':<48}{(wall / count) - accounted:>11.2f}")
-    print(f"{'all, per notebook (once-per-run steps shared)':<48}{wall / count:>11.2f}")
-    print(f"\nwall {wall:.1f} s, CPU {cpu:.1f} s for {count} notebooks ({cpu / count:.2f} CPU s per notebook)")
+    return phases
+
+
+#: The two ways a worker starts kernels (autograder.warm_kernels), compared in part 1.
+KERNEL_MODES = {"started when needed": False, "started ahead": True}
+
+
+def breakdown(scratch: Path, count: int) -> float:
+    """Grade ``count`` submissions in this process (one scratch course, as a worker does),
+    once per way of starting kernels, and time each phase. Returns the learner's and test
+    cells' own seconds per notebook."""
+    submitted = scratch / "breakdown"
+    write_class(submitted, count)
+    table: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    totals, cells = {}, {}
+    for mode, prestart in KERNEL_MODES.items():
+        phases = _phases()
+        cpu, started = _cpu(), time.perf_counter()
+        try:
+            grade_class(
+                submitted, out=scratch / f"breakdown-{prestart}", progress=False, in_process=True, prestart=prestart
+            )
+        finally:
+            phases.restore()
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+        for name, seconds in phases.seconds.items():
+            share = 1 if "once per" in name else count
+            table[name][mode] = (seconds / share, phases.cpu[name] / share)
+        accounted = sum(
+            seconds / count
+            for name, seconds in phases.seconds.items()
+            if not name.startswith(" ") and "once per" not in name
+        )
+        table["other (outside the phases above)"][mode] = ((wall / count) - accounted, float("nan"))
+        totals[mode] = (wall / count, cpu / count)
+        cells[mode] = table["    learner and test cells"][mode][0]
+    table["all, per notebook (once-per-run steps shared)"] = totals
+    table["overhead: all minus the learner and test cells"] = {
+        m: (totals[m][0] - cells[m], float("nan")) for m in totals
+    }
+
+    print(
+        f"1. where the time goes: {count} notebooks graded in this process, kernels started when needed, "
+        f"then ahead (load average {_load()})\n"
+    )
+    print(f"{'':<52}" + "".join(f"{mode:^22}" for mode in KERNEL_MODES))
+    print(f"{'phase':<52}" + f"{'s/notebook':>12}{'CPU s':>8}  " * len(KERNEL_MODES))
+    for name, by_mode in table.items():
+        row = ""
+        for mode in KERNEL_MODES:
+            seconds, cpu = by_mode.get(mode, (0.0, 0.0))
+            row += f"{seconds:>12.2f}" + (f"{cpu:>8.2f}  " if cpu == cpu else " " * 10)
+        print(f"{name:<52}{row}")
+    print(
+        "\n(CPU: this process's and its reaped children's: a kernel's own CPU is not in it. Started ahead, "
+        "the first notebook's kernel is started when needed, and each kernel's start and imports run "
+        "beside the notebook before it.)"
+    )
     torch_cpu = _child_cpu([sys.executable, "-c", "import torch"])
     nbgrader_cpu = _child_cpu([sys.executable, "-c", "import nbgrader.apps.api"])
     print(
         f"for scale: `import torch` in a fresh interpreter {torch_cpu:.2f} CPU s; `import nbgrader.apps.api` {nbgrader_cpu:.2f}"
     )
-    return per_notebook, cells
+    return cells["started when needed"]
 
 
 def _child_cpu(command: list[str]) -> float:
@@ -234,29 +276,37 @@ def throughput(scratch: Path, count: int, cells: float) -> None:
         runs[name] = (time.perf_counter() - started, _cpu() - cpu)
 
     timed("nbgrader autograde (serial, no feedback)", lambda: _nbgrader_baseline(submitted, scratch / "baseline"))
-    for workers in (1, 2):
+    # One worker twice: kernels started when needed, then ahead (what `grade` does by itself
+    # when the workers leave a core free); two workers use both cores: nothing is started ahead.
+    for workers, prestart in ((1, False), (1, True), (2, None)):
         timed(
-            f"grade, {workers} local worker(s)",
-            lambda w=workers: grade_class(submitted, workers=w, out=scratch / f"local-{w}", progress=False),
+            f"grade, {workers} local worker(s){AHEAD if prestart else ''}",
+            lambda w=workers, p=prestart: grade_class(
+                submitted, workers=w, out=scratch / f"local-{w}-{p}", progress=False, prestart=p
+            ),
         )
-    for workers in (1, 2):
+    for workers, prestart in ((1, False), (1, True), (2, None)):
         with _dask_cluster(workers, scratch) as address:
             timed(
-                f"grade --scheduler, {workers} Dask worker(s)",
-                lambda w=workers, a=address: grade_class(
-                    submitted, out=scratch / f"dask-{w}", progress=False, scheduler=a
+                f"grade --scheduler, {workers} Dask worker(s){AHEAD if prestart else ''}",
+                lambda w=workers, p=prestart, a=address: grade_class(
+                    submitted, out=scratch / f"dask-{w}-{p}", progress=False, scheduler=a, prestart=p
                 ),
             )
     print(f"\n2. throughput: {count} submissions of {LESSON}; load average now {_load()}")
     print("   (CPU: this process and its finished children; a Dask worker's CPU is not counted)\n")
-    print(f"{'run':<42}{'seconds':>8}{'notebooks/min':>14}{'s/notebook':>11}{'overhead':>9}{'CPU s':>8}")
+    print(f"{'run':<62}{'seconds':>8}{'notebooks/min':>14}{'s/notebook':>11}{'overhead':>9}{'CPU s':>8}")
     for name, (seconds, cpu) in runs.items():
         per = seconds / count
-        print(f"{name:<42}{seconds:>8.1f}{60 * count / seconds:>14.1f}{per:>11.2f}{per - cells:>9.2f}{cpu:>8.1f}")
+        print(f"{name:<62}{seconds:>8.1f}{60 * count / seconds:>14.1f}{per:>11.2f}{per - cells:>9.2f}{cpu:>8.1f}")
     for kind in ("local worker(s)", "Dask worker(s)"):
-        one = next(v[0] for k, v in runs.items() if k.endswith(f"1 {kind}"))
-        two = next(v[0] for k, v in runs.items() if k.endswith(f"2 {kind}"))
-        print(f"speed-up with 2 {kind}: {one / two:.2f}x")
+        one = runs[next(k for k in runs if k.endswith(f"1 {kind}"))][0]
+        ahead = runs[next(k for k in runs if k.endswith(f"1 {kind}{AHEAD}"))][0]
+        two = runs[next(k for k in runs if k.endswith(f"2 {kind}"))][0]
+        print(
+            f"speed-up with 2 {kind}: {one / two:.2f}x over 1 starting kernels when needed; "
+            f"{ahead / two:.2f}x over 1 starting them ahead (which already uses the second core)"
+        )
     print(f"(overhead = s/notebook - {cells:.2f} s of the notebook's own learner and test cells)")
 
 
@@ -271,7 +321,7 @@ def main() -> None:
         scratch = Path(scratch)
         cells = 0.0
         if args.only != "throughput":
-            _, cells = breakdown(scratch, min(args.submissions, 4))
+            cells = breakdown(scratch, min(args.submissions, 6))
         if args.only != "breakdown":
             throughput(scratch, args.submissions, cells)
 

@@ -373,6 +373,44 @@ os.remove(seed)
 open(seed, "w").write("1")
 """
 
+NEIGHBOURS_MARK = "other record folders found:"
+NEIGHBOURS = """
+# Look for the record folders of other kernels (the next notebook's kernel, started ahead
+# while this one runs, has one beside this one's) and spoil every file in them.
+import os
+mine = os.path.realpath(os.environ["AUTOGRADER_RECORD_DIR"])
+found = []
+for parent in {os.path.dirname(mine), os.path.dirname(os.path.dirname(mine)), "/tmp"}:
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        continue
+    for name in names:
+        path = os.path.join(parent, name)
+        if name.startswith("record-") and os.path.realpath(path) != mine:
+            found.append(path)
+            try:
+                for entry in os.listdir(path):
+                    with open(os.path.join(path, entry), "w") as spoiled:
+                        spoiled.write("spoiled")
+            except OSError:
+                pass
+print("other record folders found:", len(found))
+"""
+
+
+def neighbours_found(out: Path, student: str) -> list[str]:
+    """The lines NEIGHBOURS printed in ``student``'s autograded lesson-01 notebook in ``out``."""
+    notebook = nbformat.read(out / "autograded" / student / LESSON / NOTEBOOK, as_version=4)
+    return [
+        line
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        for line in output.get("text", "").splitlines()
+        if NEIGHBOURS_MARK in line
+    ]
+
+
 ESCAPE_MARK = "written by a submission"
 ESCAPE = """
 # Write outside the sandbox: the course, the grader's output, the host's /tmp.
@@ -596,6 +634,14 @@ def hostile_fixtures() -> list[Hostile]:
             0.0,
             _write_nb(lambda c: solved(after={"setup": FORGE_SEED})),
             "hidden checks failed",
+        ),
+        Hostile(
+            "neighbours",
+            LESSON,
+            "the solution, then a cell spoiling the record folders of other kernels (one started ahead)",
+            18.0,
+            _write_nb(lambda c: solved(after={"<end>": NEIGHBOURS})),
+            needs_sandbox=True,
         ),
         # Honest editor actions and faults.
         Hostile(

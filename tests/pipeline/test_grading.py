@@ -30,11 +30,14 @@ def _csv_rows(out: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The fixture class graded once with two workers."""
+    """The fixture class graded once with two workers, each starting its next kernel ahead
+    (autograder.warm_kernels): every attack runs beside the kernel started for the next one."""
     root = tmp_path_factory.mktemp("class")
     expected = write_class(root / "submitted", TIMEOUT, SANDBOXED)
     started, digest = time.time(), course_digest()
-    outcomes = grade_class(root / "submitted", workers=2, timeout=TIMEOUT, out=root / "out", progress=False)
+    outcomes = grade_class(
+        root / "submitted", workers=2, timeout=TIMEOUT, out=root / "out", progress=False, prestart=True
+    )
     written = course_files_written_by_kernels(started, SANDBOXED, digest)
     return root, expected, {o.student: o for o in outcomes}, written, _csv_rows(root / "out")
 
@@ -96,11 +99,13 @@ def test_feedback_for_every_graded_student_and_no_hidden_test_in_it(graded):
 
 
 def test_serial_and_parallel_grading_agree(graded, tmp_path):
+    """One worker starting each kernel when its notebook needs it grades as two workers
+    starting them ahead."""
     root, _, outcomes, _, parallel_rows = graded
     subset = tmp_path / "submitted"
     for student in ("correct", "partial", "cheat"):
         shutil.copytree(root / "submitted" / student, subset / student)
-    serial = grade_class(subset, workers=1, timeout=TIMEOUT, out=tmp_path / "out", progress=False)
+    serial = grade_class(subset, workers=1, timeout=TIMEOUT, out=tmp_path / "out", progress=False, prestart=False)
     for outcome in serial:
         parallel = outcomes[outcome.student]
         assert [(c.grade_id, c.points) for c in outcome.cells] == [(c.grade_id, c.points) for c in parallel.cells]

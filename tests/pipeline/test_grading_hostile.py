@@ -44,6 +44,7 @@ from autograder.sandbox import sandbox_available
 from .fixture_class import (
     LESSON,
     LESSON2,
+    NEIGHBOURS_MARK,
     NOTEBOOK,
     NOTEBOOK2,
     SECRET_TEXT,
@@ -51,15 +52,20 @@ from .fixture_class import (
     course_files_written_by_kernels,
     hostile_fixtures,
     lesson_answers,
+    neighbours_found,
 )
 
 SANDBOXED = sandbox_available()[0]
 TIMEOUT = 10  # seconds per learner cell
 MiB = 2**20
+# Each worker starts its next kernel ahead (autograder.warm_kernels), as `grade` does where
+# a core is free: every attack runs beside the kernel started for the next submission.
 SETTINGS = {
-    "class": Settings(timeout=TIMEOUT),
-    "budget": Settings(timeout=TIMEOUT, notebook_budget=30, workdir_bytes=16 * MiB, record_bytes=16 * MiB),
-    "setup": Settings(timeout=TIMEOUT, course_cell_timeout=3),
+    "class": Settings(timeout=TIMEOUT, prestart=True),
+    "budget": Settings(
+        timeout=TIMEOUT, notebook_budget=30, workdir_bytes=16 * MiB, record_bytes=16 * MiB, prestart=True
+    ),
+    "setup": Settings(timeout=TIMEOUT, course_cell_timeout=3, prestart=True),
 }
 FIXTURES = [h for h in hostile_fixtures() if SANDBOXED or not h.needs_sandbox]
 NOTEBOOKS = {LESSON: NOTEBOOK, LESSON2: NOTEBOOK2}
@@ -79,7 +85,7 @@ def _grade_one(template: str, settings: Settings, submission: Submission, out: s
         course = _COURSES[template, settings] = ScratchCourse(Path(template), settings)
         # A pool's worker ends without running atexit; multiprocessing's finalizers run.
         Finalize(course, course.close, exitpriority=10)
-    return _COURSES[template, settings].grade(submission, Path(out))
+    return _COURSES[template, settings].grade(submission, Path(out), more=True)
 
 
 def _hanging_setup_template(root: Path) -> Path:
@@ -196,6 +202,13 @@ def test_nothing_is_written_outside_the_sandbox(hostile):
     assert not hostile["written_in_course"], f"kernels wrote into the course: {hostile['written_in_course']}"
     for path in hostile["context"]["forbidden"]:
         assert not path.exists(), f"a submission wrote {path}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SANDBOXED, reason="only the sandbox keeps kernels apart")
+def test_a_kernel_cannot_reach_the_kernel_started_ahead_of_the_next(hostile):
+    printed = neighbours_found(hostile["outs"]["class"], "neighbours")
+    assert printed == [f"{NEIGHBOURS_MARK} 0"], printed
 
 
 @pytest.mark.slow
