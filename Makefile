@@ -36,7 +36,7 @@ help:
 	@echo "make hooks    install the git hooks of .pre-commit-config.yaml (ruff, nbstripout) in this clone"
 	@echo "make lessons  regenerate lessons/ from solutions/ with nbgrader"
 	@echo "make check-lessons  fail if lessons/ is not what solutions/ generates"
-	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading: where a notebook's time goes, nbgrader autograde vs grade with 1/2 local and 1/2 Dask workers"
+	@echo "make bench    NumPy LSTM/GRU vs torch; lesson 07 epoch time; grading: where a notebook's time goes, nbgrader autograde vs grade with 1/2 local and 1/2 Dask workers, kernels started when needed and ahead"
 	@echo "make datasets rebuild datasets/ from their source packages"
 	@echo "make gpu-check  on a CUDA machine: every CUDA test, every lesson's checks on CUDA, lessons 06-07 on the GPU (one table)"
 

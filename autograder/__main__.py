@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "on", "off"],
         default="auto",
         help="each worker starts the next notebook's kernel (torch imported) while it grades one; "
-        "auto (default): in the sandbox, where the workers leave a core free (e.g. --workers 1 on a laptop)",
+        "auto (default): when the kernels are sandboxed",
     )
     p.add_argument(
         "--force",

@@ -858,7 +858,7 @@ def grade_class(
     PostgreSQL database several graders share) instead of ``out/gradebook.db``; this
     process is its only writer all the same. ``feedback=False``: no feedback pages (a
     self-check, which prints its own report). ``prestart``: each worker starts its next
-    kernel while it grades (autograder.warm_kernels); None: where a core is free for it.
+    kernel while it grades (autograder.warm_kernels); None: where kernels are sandboxed.
     """
     from tqdm.auto import tqdm
 
@@ -919,10 +919,8 @@ def grade_class(
                 workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
             if in_process:
                 workers = 1
-            if prestart is None and client is not None:
-                prestart = sandbox and cluster.cores_to_spare(client) and cluster.all_sandboxed(client)
-            elif prestart is None:
-                prestart = prestart_default(workers, sandbox)
+            if prestart is None:  # only in the sandbox: without it a submission reaches the next kernel
+                prestart = sandbox and (cluster.all_sandboxed(client) if client is not None else sandbox_status()[0])
             settings = dataclasses.replace(settings, prestart=prestart)
             if progress:
                 _announce(len(submissions), len(pending), workers, sandbox, client, prestart)
@@ -996,13 +994,6 @@ def grade_class(
                 _kill_strays(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
     return _sorted(outcomes)
-
-
-def prestart_default(workers: int, sandbox: bool) -> bool:
-    """Start kernels ahead where the workers leave a core free: the kernel started ahead
-    overlaps with grading on that core. Where every core grades, it would only compete.
-    Only in the sandbox: without it, a submission could reach the next one's kernel."""
-    return workers < (os.cpu_count() or 1) and sandbox and sandbox_status()[0]
 
 
 def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost, stop) -> None:

@@ -158,21 +158,6 @@ def all_sandboxed(client) -> bool:
     return all(ok for ok, _ in workers_sandboxed(client).values())
 
 
-def cores_to_spare(client) -> bool:
-    """Whether every machine of the cluster has more cores than Dask worker threads on it
-    (then each worker may start its next kernel ahead: autograder.warm_kernels)."""
-    from distributed.comm import get_address_host
-
-    cores = client.run(os.cpu_count)
-    threads: dict[str, int] = {}
-    machine_cores: dict[str, int] = {}
-    for address, count in client.nthreads().items():
-        host = get_address_host(address)
-        threads[host] = threads.get(host, 0) + count
-        machine_cores[host] = max(machine_cores.get(host, 0), cores.get(address) or 1)
-    return bool(threads) and all(threads[host] < machine_cores[host] for host in threads)
-
-
 def cluster_capacity(client) -> Callable[[], int]:
     """Tasks to keep in flight: IN_FLIGHT_PER_THREAD per worker thread now in the cluster
     (asked of the scheduler at most once a second)."""

@@ -99,7 +99,7 @@ class RunJournal:
     killed_for: str = ""  # set by the watchdog before it kills the kernel
     cells_run: int = 0  # code cells started: 0 when nbgrader failed before running any
     replays: list = field(default_factory=list)  # autograder.replay.ReplayResult, one per hidden check replayed
-    kernels: Any = None  # autograder.warm_kernels.WarmKernels: kernels started ahead (grade, a core to spare)
+    kernels: Any = None  # autograder.warm_kernels.WarmKernels: kernels started ahead (grade, in the sandbox)
 
 
 _ACTIVE: RunJournal | None = None

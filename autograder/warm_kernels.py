@@ -1,13 +1,15 @@
 """Kernels started ahead: the next notebook's kernel boots while this one is graded.
 
 Before a notebook's first learner cell, a grading kernel costs about 2.5 s: bubblewrap and
-ipykernel start (0.6 s), then the set-up cell imports torch, NumPy and matplotlib (1.9 s).
-Every notebook pays it (benchmarks/grading.py measures it). When a worker has a core to
-spare, ``WarmKernels`` starts the kernel of the next notebook, those imports included, as
-soon as the current notebook has taken its own: the two overlap, and the next notebook
-finds its kernel ready. Where every core is grading already, starting ahead would only
-compete with the kernels running, so ``grade`` does it only where a core is free
-(autograder.class_run.prestart_default).
+ipykernel start, then the set-up cell imports torch, NumPy and matplotlib. Every notebook
+pays it (benchmarks/grading.py measures it). ``WarmKernels`` starts the kernel of a
+worker's next notebook, those imports included, as soon as the current notebook has taken
+its own, so that the next notebook finds its kernel ready. With a core free beside the
+worker (one worker on a laptop) the start is hidden almost whole; with one worker per core
+it fills the moments a worker waits. It costs one more kernel in memory per worker.
+``grade`` does it wherever kernels are sandboxed (``--prestart``): without the sandbox, a
+submission could reach the next kernel's record folder
+(tests/pipeline/test_warm_kernels.py shows it).
 
 What a kernel started ahead is, and is not:
 

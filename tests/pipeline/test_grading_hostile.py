@@ -58,8 +58,8 @@ from .fixture_class import (
 SANDBOXED = sandbox_available()[0]
 TIMEOUT = 10  # seconds per learner cell
 MiB = 2**20
-# Each worker starts its next kernel ahead (autograder.warm_kernels), as `grade` does where
-# a core is free: every attack runs beside the kernel started for the next submission.
+# Each worker starts its next kernel ahead (autograder.warm_kernels), as `grade` does in the
+# sandbox: every attack runs beside the kernel started for the next submission.
 SETTINGS = {
     "class": Settings(timeout=TIMEOUT, prestart=True),
     "budget": Settings(
