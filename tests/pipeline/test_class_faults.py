@@ -202,14 +202,20 @@ class Run:
         return found
 
     def kernel_of(self, student: str) -> int | None:
-        """A process whose working folder is this student's autograded folder (a kernel, or
-        the sandbox that holds it), in this run's scratch."""
+        """A kernel (or the sandbox that holds it) of the worker grading this student, in
+        this run's scratch: working in the student's autograded folder, or, started by
+        autograder.warm_kernels, in the kernels/ folder of a scratch course that is grading
+        the student (nbgrader made its autograded folder before the kernel was taken)."""
         for pid in self.descendants():
             try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
+                cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
             except OSError:
                 continue
-            if cwd.startswith(str(self.tmp)) and cwd.endswith(f"/autograded/{student}/{LESSON}"):
+            if not cwd.is_relative_to(self.tmp):
+                continue
+            if cwd.parts[-3:] == ("autograded", student, LESSON):
+                return pid
+            if cwd.parent.name == "kernels" and (cwd.parent.parent / "autograded" / student / LESSON).is_dir():
                 return pid
         return None
 
