@@ -1005,8 +1005,10 @@ def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost
         a: sorted(p.stem for p in (template / SOURCE / a).glob("*.ipynb")) for a in {s.assignment for s in pending}
     }
     executor = client.get_executor(pure=False)
-    # Sent to each worker once, not with every task.
-    blob = client.scatter(cluster.template_blob(template), broadcast=True, hash=False)
+    # Sent with every task (tens to hundreds of kB; a worker unpacks it once): scattered
+    # data would make every task depend on the workers that hold it, and a worker lost
+    # early would take the whole class with it.
+    blob = cluster.template_blob(template)
 
     def submit(submission: Submission, more: bool) -> concurrent.futures.Future:
         parcel = cluster.pack(submission, set(stems[submission.assignment]), settings.notebook_bytes, scratch)
@@ -1022,6 +1024,8 @@ def _run_on_dask(client, pending, template, settings, out, scratch, merged, lost
         cluster.run_on_cluster(pending, submit, cluster.cluster_capacity(client), delivered, lost, stop)
     finally:
         executor.shutdown(wait=False)  # Dask's: cancels what is still in flight
+        with contextlib.suppress(Exception):  # (a worker gone meanwhile has nothing to release)
+            client.run(cluster.release_kernels, on_error="ignore")
 
 
 def _sorted(outcomes: list[Outcome]) -> list[Outcome]:

@@ -80,7 +80,8 @@ def pack(submission: Submission, expected: set[str], max_bytes: int, staging: Pa
 
 def template_blob(template: Path) -> bytes:
     """The template course (config, sources, a gradebook with the assignments) as a
-    gzipped tar in memory: sent once to each worker, which grades in a copy of it."""
+    gzipped tar in memory: sent with each task; each worker unpacks it once (_course_for)
+    and grades in a copy of it."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.add(template, arcname="template")
@@ -112,8 +113,20 @@ def connect(scheduler: str, timeout: float = 60.0):
 
 
 def workers_sandboxed(client) -> dict[str, tuple[bool, str]]:
-    """Each worker's sandbox: whether bubblewrap grades there, and if not, why."""
-    return client.run(sandbox_status)
+    """Each worker's sandbox: whether bubblewrap grades there, and if not, why. A worker
+    lost while it is asked is left out: the class goes on with the others."""
+    answers = client.run(sandbox_status, on_error="return")
+    return {worker: answer for worker, answer in answers.items() if not isinstance(answer, BaseException)}
+
+
+def release_kernels() -> None:
+    """On a worker, after a class: stop the kernels its scratch courses started ahead
+    (autograder.warm_kernels), so that none waits in memory until the next class."""
+    with _COURSES_LOCK:
+        courses = list(_COURSES.values())
+    for course in courses:
+        if course.kernels is not None:
+            course.kernels.close()
 
 
 def run_on_cluster(

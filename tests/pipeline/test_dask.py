@@ -258,9 +258,12 @@ def test_a_worker_killed_mid_class_loses_nothing(cluster, submitted, local, tmp_
         except BaseException as error:  # handed to the test's thread
             result["error"] = error
 
+    worker = cluster.processes["worker-a"].pid
+    # (No kernel may wait in a worker after a class: each run stops those started ahead.)
+    earlier = {p for p in _descendants(worker) if "ipykernel" in _cmdline(p)}
+    assert not earlier, "a kernel of an earlier class still runs in worker-a"
     runner = threading.Thread(target=run, daemon=True)
     runner.start()
-    worker = cluster.processes["worker-a"].pid
     # Mid-task: worker-a has a kernel running a notebook.
     _wait_for(
         lambda: [p for p in _descendants(worker) if "ipykernel" in _cmdline(p)] or not runner.is_alive(),
