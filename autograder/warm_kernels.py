@@ -6,7 +6,8 @@ pays it (benchmarks/grading.py measures it). ``WarmKernels`` starts the kernel o
 worker's next notebook, those imports included, as soon as the current notebook has taken
 its own, so that the next notebook finds its kernel ready. With a core free beside the
 worker (one worker on a laptop) the start is hidden almost whole; with one worker per core
-it fills the moments a worker waits. It costs one more kernel in memory per worker.
+the benchmark finds no consistent difference either way. It costs one more kernel in
+memory per worker.
 ``grade`` does it wherever kernels are sandboxed (``--prestart``): without the sandbox, a
 submission could reach the next kernel's record folder
 (tests/pipeline/test_warm_kernels.py shows it).
