@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "on", "off"],
         default="auto",
         help="each worker starts the next notebook's kernel (torch imported) while it grades one; "
-        "auto (default): when the kernels are sandboxed",
+        "auto (default): local workers with the sandbox (not on a Dask cluster)",
     )
     p.add_argument(
         "--force",

@@ -858,7 +858,7 @@ def grade_class(
     PostgreSQL database several graders share) instead of ``out/gradebook.db``; this
     process is its only writer all the same. ``feedback=False``: no feedback pages (a
     self-check, which prints its own report). ``prestart``: each worker starts its next
-    kernel while it grades (autograder.warm_kernels); None: where kernels are sandboxed.
+    kernel while it grades (autograder.warm_kernels); None: local workers, sandboxed.
     """
     from tqdm.auto import tqdm
 
@@ -919,8 +919,12 @@ def grade_class(
                 workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
             if in_process:
                 workers = 1
-            if prestart is None:  # only in the sandbox: without it a submission reaches the next kernel
-                prestart = sandbox and (cluster.all_sandboxed(client) if client is not None else sandbox_status()[0])
+            if prestart is None:
+                # Local workers, in the sandbox only (without it a submission reaches the next
+                # kernel). Not on Dask: a worker stopped between tasks leaves the kernel it
+                # started ahead running (bubblewrap's --die-with-parent follows the thread
+                # that started it, a Dask task thread); `--prestart on` asks for it there.
+                prestart = client is None and sandbox and sandbox_status()[0]
             settings = dataclasses.replace(settings, prestart=prestart)
             if progress:
                 _announce(len(submissions), len(pending), workers, sandbox, client, prestart)

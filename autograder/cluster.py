@@ -167,10 +167,6 @@ def run_on_cluster(
             future.cancel()
 
 
-def all_sandboxed(client) -> bool:
-    return all(ok for ok, _ in workers_sandboxed(client).values())
-
-
 def cluster_capacity(client) -> Callable[[], int]:
     """Tasks to keep in flight: IN_FLIGHT_PER_THREAD per worker thread now in the cluster
     (asked of the scheduler at most once a second)."""

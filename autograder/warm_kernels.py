@@ -8,9 +8,11 @@ its own, so that the next notebook finds its kernel ready. With a core free besi
 worker (one worker on a laptop) the start is hidden almost whole; with one worker per core
 the benchmark finds no consistent difference either way. It costs one more kernel in
 memory per worker.
-``grade`` does it wherever kernels are sandboxed (``--prestart``): without the sandbox, a
-submission could reach the next kernel's record folder
-(tests/pipeline/test_warm_kernels.py shows it).
+``grade`` does it for local workers whose kernels are sandboxed (``--prestart``): without
+the sandbox, a submission could reach the next kernel's record folder
+(tests/pipeline/test_warm_kernels.py shows it). Not on Dask unless asked: bubblewrap's
+``--die-with-parent`` follows the thread that started a kernel, and a Dask worker stopped
+between tasks (its task threads gone) would leave the kernel it started ahead running.
 
 What a kernel started ahead is, and is not:
 
